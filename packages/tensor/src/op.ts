@@ -1,0 +1,184 @@
+/**
+ * The kernel plumbing: one typed definition per op, with
+ *   (a) `composite`: the reference, written with tfjs ops (runs on every backend, differentiated by tfjs),
+ *   (b) `fused`: a kernel over host arrays (WebAssembly SIMD with a TypeScript fallback) for cpu and wasm,
+ *       or an explicit `null` when the op has none,
+ *   (c) `gradient`: how the fused path is differentiated: a function of the upstream gradient and the saved
+ *       tensors, `'recompute'` (the vector–Jacobian product of the composite, evaluated on the saved inputs),
+ *       or an explicit `null` for ops that are not differentiable.
+ * Every field is required, so a definition that forgets a piece does not compile.
+ *
+ * ```ts
+ * export const matmul = defineOp({
+ *   name: 'tensor.matmul',
+ *   validate: ([a, b]) => { ... },
+ *   composite: ([a, b]) => tf.matMul(a, b),
+ *   fused: { backends: ['cpu', 'wasm'], forward: ([a, b]) => ({ outputs: [matmulHost(a, b)] }) },
+ *   gradient: (dy, { inputs: [a, b] }) => [matmul([dy, b], { transposeB: true }), ...],
+ * });
+ * ```
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ValueError } from './errors.js';
+
+/** A dense array on the host: what fused kernels read and write. */
+export interface HostTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+/** Reads a tensor to the host as float32 (a copy where the backend holds the data elsewhere). */
+export function toHost(tensor: tf.Tensor): HostTensor {
+  const data = tensor.dataSync();
+  return {
+    data: data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>),
+    shape: tensor.shape,
+  };
+}
+
+/** Uploads a host array as a float32 tensor (the array is handed to the backend: do not reuse it). */
+export function fromHost(host: HostTensor): tf.Tensor {
+  return tf.tensor(host.data, [...host.shape], 'float32');
+}
+
+/** Which implementation to run: the fused kernel where the backend allows it, or the composite reference. */
+export type Implementation = 'auto' | 'fused' | 'composite';
+
+/** Backends whose tensors live in host-reachable memory, where fused kernels run. */
+export type FusedBackend = 'cpu' | 'wasm';
+
+/** Host arrays matching an op's input tuple. */
+export type HostInputs<I extends readonly tf.Tensor[]> = { [K in keyof I]: HostTensor };
+
+export interface FusedKernel<I extends readonly tf.Tensor[], A> {
+  /** Backends on which the fused path is taken (others use the composite). */
+  readonly backends: readonly FusedBackend[];
+  /**
+   * Computes the outputs from the inputs. `outputs[0]` is the differentiable result; further outputs are
+   * returned beside it without gradient (an attention's logsumexp). `saved` are kept for the gradient.
+   */
+  forward(inputs: HostInputs<I>, attrs: A): { outputs: HostTensor[]; saved?: HostTensor[] };
+}
+
+/** What a gradient function receives. */
+export interface GradientContext<I extends readonly tf.Tensor[], A> {
+  /** The op's inputs. */
+  readonly inputs: I;
+  /** The op's differentiable output. */
+  readonly output: tf.Tensor;
+  /** The tensors the fused forward saved (in order). */
+  readonly saved: tf.Tensor[];
+  readonly attrs: A;
+}
+
+export type GradientFunction<I extends readonly tf.Tensor[], A> = (
+  dy: tf.Tensor,
+  context: GradientContext<I, A>,
+) => { [K in keyof I]: tf.Tensor };
+
+export interface OpDefinition<I extends readonly tf.Tensor[], A> {
+  /** `package.function`, used in messages. */
+  readonly name: string;
+  /** Throws (ShapeError / ValueError) before any work when the inputs or attributes are invalid. */
+  readonly validate: ((inputs: I, attrs: A) => void) | null;
+  /** The reference made of tfjs ops: runs on every backend; tfjs differentiates it. */
+  readonly composite: (inputs: I, attrs: A) => tf.Tensor | tf.Tensor[];
+  /** The fused kernel for cpu and wasm, or null (explicitly) when the op has none. */
+  readonly fused: FusedKernel<I, A> | null;
+  /** The gradient of the fused path (see the module comment). */
+  readonly gradient: GradientFunction<I, A> | 'recompute' | null;
+}
+
+/** Options every op accepts beside its attributes. */
+export interface CallOptions {
+  /** Force the fused kernel or the composite reference; default picks the fused one where it runs. */
+  impl?: Implementation;
+}
+
+/** A defined op: call it with its inputs and attributes. Returns the primary output and the extra outputs. */
+export interface Op<I extends readonly tf.Tensor[], A> {
+  (inputs: I, attrs: A, options?: CallOptions): tf.Tensor[];
+  readonly definition: OpDefinition<I, A>;
+  /** Whether a call would take the fused path on the current backend. */
+  fusedAvailable(impl?: Implementation): boolean;
+}
+
+/** The active backend's name, or '' before one is set. */
+function activeBackend(): string {
+  try {
+    return tf.getBackend() ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Defines an op (see the module comment). */
+export function defineOp<I extends readonly tf.Tensor[], A>(definition: OpDefinition<I, A>): Op<I, A> {
+  const fusedAvailable = (impl: Implementation = 'auto'): boolean => {
+    if (impl === 'composite' || !definition.fused) return false;
+    const backend = activeBackend() as FusedBackend;
+    const ok = definition.fused.backends.includes(backend);
+    if (impl === 'fused' && !ok) {
+      throw new ValueError(
+        `${definition.name}: impl 'fused' needs the ${definition.fused.backends.join(' or ')} backend, the active backend is ${backend || 'none'}`,
+      );
+    }
+    return ok;
+  };
+
+  const op = ((inputs: I, attrs: A, options: CallOptions = {}): tf.Tensor[] => {
+    definition.validate?.(inputs, attrs);
+    if (!fusedAvailable(options.impl ?? 'auto')) {
+      const out = definition.composite(inputs, attrs);
+      return Array.isArray(out) ? out : [out];
+    }
+    const result = definition.fused!.forward(inputs.map(toHost) as unknown as HostInputs<I>, attrs);
+    const [primary, ...extra] = result.outputs;
+    if (!primary) throw new ValueError(`${definition.name}: the fused kernel returned no output`);
+    const gradient = definition.gradient;
+    const nInputs = inputs.length;
+    const differentiable = tf.customGrad((...args: unknown[]) => {
+      const save = args.pop() as (tensors: tf.Tensor[]) => void;
+      const xs = args as tf.Tensor[];
+      const value = fromHost(primary);
+      const saved = (result.saved ?? []).map(fromHost);
+      save([...xs, value, ...saved]);
+      for (const t of saved) t.dispose();
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], keep: tf.Tensor[]) => {
+          const upstream = Array.isArray(dy) ? dy[0]! : dy;
+          const savedInputs = keep.slice(0, nInputs) as unknown as I;
+          if (gradient === null) throw new ValueError(`${definition.name} is not differentiable`);
+          if (gradient === 'recompute') return vjpOfComposite(definition, savedInputs, attrs, upstream);
+          const grads = gradient(upstream, {
+            inputs: savedInputs,
+            output: keep[nInputs]!,
+            saved: keep.slice(nInputs + 1),
+            attrs,
+          });
+          return grads as unknown as tf.Tensor[];
+        },
+      };
+    });
+    const value = (differentiable as (...xs: tf.Tensor[]) => tf.Tensor)(...inputs);
+    return [value, ...extra.map(fromHost)];
+  }) as Op<I, A>;
+  Object.defineProperty(op, 'definition', { value: definition });
+  Object.defineProperty(op, 'fusedAvailable', { value: fusedAvailable });
+  return op;
+}
+
+/** The vector–Jacobian product of the composite at `inputs`, for upstream gradient `dy`. */
+function vjpOfComposite<I extends readonly tf.Tensor[], A>(
+  definition: OpDefinition<I, A>,
+  inputs: I,
+  attrs: A,
+  dy: tf.Tensor,
+): tf.Tensor[] {
+  return tf.grads((...xs: tf.Tensor[]) => {
+    const out = definition.composite(xs as unknown as I, attrs);
+    const primary = Array.isArray(out) ? out[0]! : out;
+    return tf.sum(tf.mul(primary, dy));
+  })([...inputs]);
+}

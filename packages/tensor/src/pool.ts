@@ -1,0 +1,290 @@
+/**
+ * A worker pool for the WebAssembly kernels. Workers instantiate each kernel module on the module's shared
+ * memory, so a kernel splits its work (heads, query blocks, channels) into parts that the calling thread and
+ * the workers take from one atomic counter; the call returns when every part is done. Synchronous from the
+ * caller's view, as tfjs kernels are.
+ *
+ * Needs shared memory and a thread that may block (`Atomics.wait`): Node's worker_threads on any thread, and in
+ * browsers a cross-origin-isolated page (COOP/COEP) calling from a Web Worker. Elsewhere kernels run on one
+ * thread, with the same results: every part computes the same values wherever it runs.
+ */
+import { ValueError } from './errors.js';
+
+/** What the pool needs of a kernel module. */
+export interface PoolModule {
+  readonly name: string;
+  readonly isShared: boolean;
+  sharedHandle(): { module: WebAssembly.Module; memory: WebAssembly.Memory };
+  instantiate(shared: boolean): void;
+}
+
+// Control block (Int32Array over a SharedArrayBuffer).
+const SEQ = 0; // bumped for each job
+const DONE = 1; // workers finished with the current job
+const NEXT = 2; // next part to take
+const PARTS = 3;
+const MODULE = 4;
+const FN = 5;
+const NARGS = 6;
+const KIND = 7; // 0 = run, 1 = return to the event loop (to receive modules), 2 = exit
+const ERROR = 8; // a worker's kernel threw
+const CTRL_WORDS = 16;
+const MAX_ARGS = 64;
+
+/**
+ * The code each worker runs, turned into a string: it must not reference anything outside itself.
+ * `post` sends a message to the pool; `listen` receives messages from it.
+ */
+function workerMain(post: (m: unknown) => void, listen: (h: (m: any) => void) => void): void {
+  const kernels: ((...a: number[]) => unknown)[][] = [];
+  let ctrl: Int32Array;
+  let args: Float64Array;
+  const loop = (): void => {
+    let seen = Atomics.load(ctrl, 0);
+    for (;;) {
+      Atomics.wait(ctrl, 0, seen);
+      const seq = Atomics.load(ctrl, 0);
+      if (seq === seen) continue;
+      seen = seq;
+      const kind = Atomics.load(ctrl, 7);
+      if (kind === 0) {
+        const fn = kernels[Atomics.load(ctrl, 4)]![Atomics.load(ctrl, 5)]!;
+        const n = Atomics.load(ctrl, 6);
+        const parts = Atomics.load(ctrl, 3);
+        const a: number[] = [];
+        for (let i = 0; i < n; i++) a.push(args[i]!);
+        try {
+          for (;;) {
+            const p = Atomics.add(ctrl, 2, 1);
+            if (p >= parts) break;
+            fn(...a, p, parts);
+          }
+        } catch {
+          Atomics.store(ctrl, 8, 1);
+        }
+      }
+      Atomics.add(ctrl, 1, 1);
+      Atomics.notify(ctrl, 1);
+      if (kind !== 0) return;
+    }
+  };
+  listen((msg) => {
+    if (msg.type === 'init') {
+      ctrl = new Int32Array(msg.ctrl);
+      args = new Float64Array(msg.args);
+      post({ type: 'ready' });
+    } else if (msg.type === 'module') {
+      const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+      kernels[msg.id] = msg.names.map((n: string) => instance.exports[n]);
+      post({ type: 'registered', id: msg.id });
+    } else if (msg.type === 'loop') {
+      loop();
+    }
+  });
+}
+
+interface WorkerHandle {
+  post(message: unknown): void;
+  onMessage(handler: (message: any) => void): void;
+  terminate(): void;
+}
+
+function isBrowserMainThread(): boolean {
+  const g = globalThis as { document?: unknown; window?: unknown };
+  return typeof g.window !== 'undefined' && typeof g.document !== 'undefined';
+}
+
+function nodeWorkerThreads(): any {
+  const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (m: string) => any } }).process;
+  if (!p?.versions?.node || typeof p.getBuiltinModule !== 'function') return undefined;
+  return p.getBuiltinModule('node:worker_threads');
+}
+
+/** Cores on this machine (Node: os.availableParallelism; browsers: navigator.hardwareConcurrency). */
+export function hardwareConcurrency(): number {
+  const p = (globalThis as { process?: { getBuiltinModule?: (m: string) => any } }).process;
+  const os = typeof p?.getBuiltinModule === 'function' ? p.getBuiltinModule('node:os') : undefined;
+  if (os?.availableParallelism) return os.availableParallelism();
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return nav?.hardwareConcurrency ?? 1;
+}
+
+/** Why the pool cannot run here, or undefined when it can. */
+export function poolUnavailableReason(): string | undefined {
+  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is unavailable (browsers: serve with COOP/COEP)';
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers)';
+  if (isBrowserMainThread()) return "a browser's main thread may not block (Atomics.wait); call from a Web Worker";
+  if (!nodeWorkerThreads() && typeof Worker === 'undefined') return 'no worker threads in this environment';
+  return undefined;
+}
+
+function spawnWorker(): WorkerHandle {
+  const source = `(${workerMain.toString()})`;
+  const wt = nodeWorkerThreads();
+  if (wt) {
+    const code = `const { parentPort } = require('node:worker_threads');\n${source}((m) => parentPort.postMessage(m), (h) => parentPort.on('message', h));`;
+    const worker = new wt.Worker(code, { eval: true });
+    worker.unref();
+    return {
+      post: (m) => worker.postMessage(m),
+      onMessage: (h) => worker.on('message', h),
+      terminate: () => void worker.terminate(),
+    };
+  }
+  const code = `${source}((m) => self.postMessage(m), (h) => { self.onmessage = (e) => h(e.data); });`;
+  const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
+  const worker = new Worker(url);
+  return {
+    post: (m) => worker.postMessage(m),
+    onMessage: (h) => worker.addEventListener('message', (e) => h((e as MessageEvent).data)),
+    terminate: () => worker.terminate(),
+  };
+}
+
+class WorkerPool {
+  private workers: WorkerHandle[] = [];
+  private ctrl: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private args: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  private modules = new Map<PoolModule, { id: number; names: string[] }>();
+  private looping = false;
+  private starting: Promise<void> | undefined;
+  private waiters = new Map<string, () => void>();
+
+  /** True when workers are running and kernels may be split across them. */
+  get active(): boolean {
+    return this.workers.length > 0 && this.looping;
+  }
+
+  /** Threads that take parts of a kernel: the caller plus the workers. */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  canRun(module: PoolModule): boolean {
+    return this.modules.has(module);
+  }
+
+  private expect(key: string): Promise<void> {
+    return new Promise((resolve) => this.waiters.set(key, resolve));
+  }
+
+  async start(threads: number, modules: readonly PoolModule[]): Promise<number> {
+    if (this.starting) await this.starting;
+    if (threads <= 1) {
+      await this.stop();
+      return 1;
+    }
+    const reason = poolUnavailableReason();
+    if (reason) throw new ValueError(`initThreads: the worker pool cannot run here: ${reason}`);
+    if (this.workers.length !== threads - 1) {
+      await this.stop();
+      this.starting = (async () => {
+        this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+        this.args = new Float64Array(new SharedArrayBuffer(MAX_ARGS * 8));
+        const ready: Promise<void>[] = [];
+        for (let i = 0; i < threads - 1; i++) {
+          const w = spawnWorker();
+          w.onMessage((m) => this.waiters.get(`${m.type}:${i}:${m.id ?? ''}`)?.());
+          ready.push(this.expect(`ready:${i}:`));
+          w.post({ type: 'init', ctrl: this.ctrl.buffer, args: this.args.buffer });
+          this.workers.push(w);
+        }
+        await Promise.all(ready);
+      })();
+      await this.starting;
+      this.starting = undefined;
+    }
+    await this.register(modules);
+    return this.threads;
+  }
+
+  /** Instantiates modules in every worker (on each module's shared memory). */
+  async register(modules: readonly PoolModule[]): Promise<void> {
+    const fresh = modules.filter((m) => !this.modules.has(m));
+    if (this.workers.length === 0 || (fresh.length === 0 && this.looping)) return;
+    this.leaveLoop();
+    for (const m of fresh) {
+      const { module, memory } = m.sharedHandle();
+      const names = WebAssembly.Module.exports(module)
+        .filter((e) => e.kind === 'function')
+        .map((e) => e.name);
+      const id = this.modules.size;
+      this.modules.set(m, { id, names });
+      await Promise.all(
+        this.workers.map((w, i) => {
+          const done = this.expect(`registered:${i}:${id}`);
+          w.post({ type: 'module', id, module, memory, names });
+          return done;
+        }),
+      );
+    }
+    for (const w of this.workers) w.post({ type: 'loop' });
+    this.looping = true;
+  }
+
+  private command(kind: number): void {
+    const ctrl = this.ctrl;
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.store(ctrl, KIND, kind);
+    Atomics.add(ctrl, SEQ, 1);
+    Atomics.notify(ctrl, SEQ);
+  }
+
+  private waitDone(): void {
+    const ctrl = this.ctrl;
+    const n = this.workers.length;
+    for (let d = Atomics.load(ctrl, DONE); d < n; d = Atomics.load(ctrl, DONE)) Atomics.wait(ctrl, DONE, d, 1000);
+  }
+
+  private leaveLoop(): void {
+    if (!this.looping) return;
+    this.command(1);
+    this.waitDone();
+    this.looping = false;
+  }
+
+  run(
+    module: PoolModule,
+    kernel: string,
+    args: readonly number[],
+    parts: number,
+    local: (...a: number[]) => unknown,
+  ): void {
+    const entry = this.modules.get(module)!;
+    const fn = entry.names.indexOf(kernel);
+    if (args.length > MAX_ARGS) throw new ValueError(`worker pool: at most ${MAX_ARGS} kernel arguments`);
+    const ctrl = this.ctrl;
+    for (let i = 0; i < args.length; i++) this.args[i] = args[i]!;
+    Atomics.store(ctrl, MODULE, entry.id);
+    Atomics.store(ctrl, FN, fn);
+    Atomics.store(ctrl, NARGS, args.length);
+    Atomics.store(ctrl, PARTS, parts);
+    Atomics.store(ctrl, NEXT, 0);
+    Atomics.store(ctrl, ERROR, 0);
+    this.command(0);
+    for (;;) {
+      const p = Atomics.add(ctrl, NEXT, 1);
+      if (p >= parts) break;
+      local(...args, p, parts);
+    }
+    this.waitDone();
+    if (Atomics.load(ctrl, ERROR)) throw new ValueError(`worker pool: kernel ${module.name}.${kernel} failed in a worker`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.workers.length === 0) return;
+    if (this.looping) {
+      this.command(2);
+      this.waitDone();
+    }
+    for (const w of this.workers) w.terminate();
+    this.workers = [];
+    this.looping = false;
+    for (const m of this.modules.keys()) m.instantiate(false);
+    this.modules.clear();
+  }
+}
+
+/** @internal the process-wide pool. */
+export const pool = new WorkerPool();

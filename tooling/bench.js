@@ -1,0 +1,4 @@
+/** @param {import('./bench.d.ts').BenchSuite} suite */
+export function defineSuite(suite) {
+  return suite;
+}
