@@ -1,0 +1,2 @@
+// @lab/attention: work in progress.
+export {};

@@ -1,0 +1,2 @@
+// @lab/conv: work in progress.
+export {};

@@ -1,0 +1,2 @@
+// @lab/diffusion: work in progress.
+export {};

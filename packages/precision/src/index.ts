@@ -1,0 +1,2 @@
+// @lab/precision: work in progress.
+export {};

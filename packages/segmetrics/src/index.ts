@@ -1,0 +1,2 @@
+// @lab/segmetrics: work in progress.
+export {};

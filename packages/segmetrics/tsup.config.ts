@@ -1,0 +1,3 @@
+import { libraryConfig } from '@lab/tooling/tsup';
+
+export default libraryConfig();

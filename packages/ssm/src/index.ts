@@ -1,0 +1,2 @@
+// @lab/ssm: work in progress.
+export {};
