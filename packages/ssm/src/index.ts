@@ -1,2 +1,17 @@
-// @lab/ssm: work in progress.
-export {};
+/**
+ * @lab/ssm: state space models for tfjs. HiPPO operators and their discretizations (Gu et al. 2020), S4D
+ * convolution kernels (Gu et al. 2022), and Mamba's selective scan with the Mamba block (Gu & Dao 2023),
+ * checked against the state-spaces reference code.
+ */
+export {
+  DISCRETIZATION_METHODS,
+  type DiscretizationMethod,
+  discretize,
+  discretizeHost,
+  HIPPO_MEASURES,
+  type HippoMeasure,
+  hippo,
+  hippoHost,
+} from './hippo.js';
+export { expm64 } from './linalg.js';
+export { type S4DKernelOptions, type S4DKernelParams, s4dKernel } from './s4d.js';

@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, testing } from '@lab/tensor';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { discretize, expm64, type HippoMeasure, hippo, s4dKernel } from '../src/index.js';
+import fixture from './fixtures/ssm.json';
+
+type Arr = testing.FixtureArray;
+const H = fixture.hippo as unknown as Record<HippoMeasure, Record<string, Arr> & { N: number; dt: number }>;
+const measures: HippoMeasure[] = ['legs', 'legt', 'lagt', 'fout'];
+
+describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+
+  describe.each(measures)('hippo %s', (measure) => {
+    const f = H[measure];
+    it('A and B equal s4 transition() (≤ 1e-6)', () => {
+      const { A, B } = hippo(measure, f.N);
+      expect(A.shape).toEqual([f.N, f.N]);
+      expect(testing.relativeError(A.dataSync(), testing.fixtureData(f.A!))).toBeLessThan(1e-6);
+      expect(testing.relativeError(B.dataSync(), testing.fixtureData(f.B!))).toBeLessThan(1e-6);
+      tf.dispose([A, B]);
+    });
+    it.each(['bilinear', 'zoh'] as const)('%s discretization equals scipy cont2discrete (≤ 1e-6)', (method) => {
+      const { A, B } = hippo(measure, f.N);
+      const d = discretize(A, B, f.dt, method);
+      expect(testing.relativeError(d.A.dataSync(), testing.fixtureData(f[`${method}_A`]!))).toBeLessThan(1e-6);
+      expect(testing.relativeError(d.B.dataSync(), testing.fixtureData(f[`${method}_B`]!))).toBeLessThan(1e-6);
+      tf.dispose([A, B, d.A, d.B]);
+    });
+  });
+
+  it('euler and backward euler agree with zoh to first order and with each other to O(dt²)', () => {
+    const { A, B } = hippo('legs', 6);
+    const errs = [1e-2, 1e-3].map((dt) => {
+      const z = discretize(A, B, dt, 'zoh');
+      const e = discretize(A, B, dt, 'euler');
+      const b = discretize(A, B, dt, 'backward-euler');
+      const r = [testing.maxAbsError(e.A.dataSync(), z.A.dataSync()), testing.maxAbsError(b.A.dataSync(), z.A.dataSync())];
+      tf.dispose([z.A, z.B, e.A, e.B, b.A, b.B]);
+      return r;
+    });
+    // Local error O(dt²): ten times smaller dt, about a hundred times smaller error.
+    expect(errs[0]![0]! / errs[1]![0]!).toBeGreaterThan(60);
+    expect(errs[0]![1]! / errs[1]![1]!).toBeGreaterThan(60);
+    tf.dispose([A, B]);
+  });
+
+  it('s4dKernel equals state-spaces S4DKernel (≤ 1e-5)', () => {
+    const s = fixture.s4d as unknown as Record<string, Arr> & { L: number };
+    const K = s4dKernel(
+      {
+        logDt: testing.fixtureTensor(s.log_dt!),
+        C: testing.fixtureTensor(s.C_re_im!),
+        logAReal: testing.fixtureTensor(s.log_A_real!),
+        AImag: testing.fixtureTensor(s.A_imag!),
+      },
+      s.L,
+    );
+    expect(K.shape).toEqual([3, 32]);
+    expect(testing.relativeError(K.dataSync(), testing.fixtureData(s.kernel!))).toBeLessThan(1e-5);
+  });
+});
+
+describe('expm64', () => {
+  it('matches exp of a diagonalizable matrix and the rotation formula', () => {
+    // exp([[0, -t], [t, 0]]) = [[cos t, -sin t], [sin t, cos t]], at a norm that needs squaring.
+    const t = 37.5;
+    const E = expm64(Float64Array.from([0, -t, t, 0]), 2);
+    expect(Math.abs(E[0]! - Math.cos(t))).toBeLessThan(1e-12);
+    expect(Math.abs(E[2]! - Math.sin(t))).toBeLessThan(1e-12);
+    // Upper triangular [[a, 1], [0, b]]: off-diagonal (e^a − e^b)/(a − b).
+    const a = -3;
+    const b = 0.5;
+    const U = expm64(Float64Array.from([a, 1, 0, b]), 2);
+    expect(Math.abs(U[1]! - (Math.exp(a) - Math.exp(b)) / (a - b))).toBeLessThan(1e-14);
+  });
+});
+
+describe('errors', () => {
+  it('names function and argument', () => {
+    expect(() => hippo('legx' as HippoMeasure, 4)).toThrow(/ssm\.hippo: measure must be one of/);
+    expect(() => hippo('legs', 0)).toThrow(/ssm\.hippo: N must be/);
+    const A = tf.zeros([3, 3]);
+    expect(() => discretize(A, tf.zeros([4]), 0.1, 'zoh')).toThrow(/ssm\.discretize: B\.shape\[0\]/);
+    expect(() => discretize(A, tf.zeros([3]), -1, 'zoh')).toThrow(/ssm\.discretize: dt must be/);
+  });
+});
