@@ -5,3 +5,4 @@
  */
 export { type AttentionOptions, type CausalOption } from './options.js';
 export { scaledDotProductAttention } from './sdpa.js';
+export { type FlashAttentionOptions, flashAttention, flashAttentionFused } from './flash.js';

@@ -12,7 +12,7 @@ const FLT_MAX = 3.4028234663852886e38;
 function toRank4(t: tf.Tensor): tf.Tensor4D {
   const shape = [...t.shape];
   while (shape.length < 4) shape.unshift(1);
-  return tf.reshape(t, shape) as tf.Tensor4D;
+  return tf.reshape(t, shape as [number, number, number, number]) as tf.Tensor4D;
 }
 
 /**
@@ -33,6 +33,20 @@ function sliceScores(t: tf.Tensor4D, b: number, h0: number, group: number): tf.T
  * XNNPACK path (its batched matMul and transposeB are several times slower).
  */
 export function compositeAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, r: ResolvedAttention): tf.Tensor4D {
+  return compositeAttentionWithLse(q, k, v, r, false)[0];
+}
+
+/**
+ * The composite attention and, with `withLse`, the logsumexp of each row's visible scores [B, Hq, L]
+ * (-Infinity for a row that sees no key).
+ */
+export function compositeAttentionWithLse(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  r: ResolvedAttention,
+  withLse: boolean,
+): [tf.Tensor4D, tf.Tensor3D?] {
   return tf.tidy(() => {
     const { batch, headsKV, group, L, S, D, scale } = r;
     const kT = tf.transpose(k, [0, 1, 3, 2]); // [B, Hkv, D, S]
@@ -44,8 +58,10 @@ export function compositeAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, r: 
     const bias = r.bias ? toRank4(r.bias) : undefined;
     const minusInf = tf.scalar(Number.NEGATIVE_INFINITY);
     const perBatch: tf.Tensor[] = [];
+    const lseBatch: tf.Tensor[] = [];
     for (let b = 0; b < batch; b++) {
       const perGroup: tf.Tensor[] = [];
+      const lseGroup: tf.Tensor[] = [];
       for (let hk = 0; hk < headsKV; hk++) {
         const h0 = hk * group;
         const qg = tf.reshape(tf.slice(q, [b, h0, 0, 0], [1, group, L, D]), [group * L, D]); // [G·L, D]
@@ -62,10 +78,13 @@ export function compositeAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, r: 
         const z = tf.sum(e, -1, true); // [G, L, 1]
         const p = tf.div(e, tf.maximum(z, 1));
         perGroup.push(tf.reshape(tf.matMul(tf.reshape(p, [group * L, S]), vv), [group, L, D])); // [G, L, D]
+        if (withLse) lseGroup.push(tf.reshape(tf.add(tf.log(z), m), [group, L])); // log 0 = -inf when empty
       }
       perBatch.push(perGroup.length === 1 ? perGroup[0]! : tf.concat(perGroup, 0)); // [Hq, L, D]
+      if (withLse) lseBatch.push(lseGroup.length === 1 ? lseGroup[0]! : tf.concat(lseGroup, 0)); // [Hq, L]
     }
-    return tf.stack(perBatch, 0) as tf.Tensor4D; // [B, Hq, L, D]
+    const out = tf.stack(perBatch, 0) as tf.Tensor4D; // [B, Hq, L, D]
+    return withLse ? [out, tf.stack(lseBatch, 0) as tf.Tensor3D] : [out];
   });
 }
 
