@@ -15,3 +15,4 @@ export {
 } from './hippo.js';
 export { expm64 } from './linalg.js';
 export { type S4DKernelOptions, type S4DKernelParams, s4dKernel } from './s4d.js';
+export { type SelectiveScanOptions, selectiveScan } from './scan.js';

@@ -1,0 +1,13 @@
+import { defineKernelModule } from '@lab/tensor';
+import { wasmShared, wasmSingle } from '../generated/wasm.js';
+
+/** The exports of assembly/index.ts (byte offsets and sizes; see that file). */
+export interface SsmKernels {
+  scan_fwd(...args: number[]): void;
+  scan_bwd(...args: number[]): void;
+  scan_bwd_scratch_bytes(L: number, N: number, flags: number): number;
+  math_probe(x: number, outExp: number, outLog: number, outSoftplus: number, n: number, part: number, parts: number): void;
+}
+
+/** @lab/ssm's WebAssembly kernels. */
+export const kernels = defineKernelModule<SsmKernels>('ssm', { wasmSingle, wasmShared });

@@ -1,0 +1,209 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng, initBackend, setForceKernelFallback, testing } from '@lab/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectiveScan } from '../src/index.js';
+import { kernels } from '../src/kernels/module.js';
+import fixture from './fixtures/ssm.json';
+
+type Arr = testing.FixtureArray;
+const S = fixture.selective_scan as unknown as Record<string, Arr>;
+const K = fixture.selective_scan_const as unknown as Record<string, Arr>;
+const T = testing.fixtureTensor;
+
+const paths = [
+  { name: 'composite', impl: 'composite', fallback: false },
+  { name: 'fused wasm', impl: 'fused', fallback: false },
+  { name: 'fused fallback', impl: 'fused', fallback: true },
+] as const;
+
+/** Random inputs of a full scan: variable or fixed B/C, with D, z, deltaBias, softplus. */
+function randomInputs(seed: number, batch: number, dim: number, L: number, N: number, variable = true) {
+  const rng = createRng(seed);
+  return {
+    u: rng.normal([batch, dim, L]),
+    delta: tf.mul(rng.normal([batch, dim, L]), 0.5),
+    A: tf.neg(tf.exp(rng.normal([dim, N]))),
+    B: variable ? rng.normal([batch, N, L]) : rng.normal([dim, N]),
+    C: variable ? rng.normal([batch, N, L]) : rng.normal([dim, N]),
+    D: rng.normal([dim]),
+    z: rng.normal([batch, dim, L]),
+    deltaBias: tf.mul(rng.normal([dim]), 0.5),
+  };
+}
+
+describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+  afterAll(() => setForceKernelFallback(false));
+
+  describe.each(paths)('$name', ({ impl, fallback }) => {
+    beforeAll(() => setForceKernelFallback(fallback));
+    afterAll(() => setForceKernelFallback(false));
+
+    it('input-dependent B, C with D, z, deltaBias, softplus: out and lastState equal selective_scan_ref (≤ 1e-5)', () => {
+      const { out, lastState } = selectiveScan(T(S.u!), T(S.delta!), T(S.A!), T(S.B!), T(S.C!), {
+        D: T(S.D!),
+        z: T(S.z!),
+        deltaBias: T(S.delta_bias!),
+        deltaSoftplus: true,
+        returnLastState: true,
+        impl,
+      });
+      expect(out.shape).toEqual([2, 4, 20]);
+      expect(lastState.shape).toEqual([2, 4, 6]);
+      expect(testing.relativeError(out.dataSync(), testing.fixtureData(S.out!))).toBeLessThan(1e-5);
+      expect(testing.relativeError(lastState.dataSync(), testing.fixtureData(S.last_state!))).toBeLessThan(1e-5);
+    });
+
+    it('fixed B, C without D, z, softplus equals selective_scan_ref (≤ 1e-5)', () => {
+      const out = selectiveScan(T(K.u!), T(K.delta!), T(K.A!), T(K.B!), T(K.C!), { impl });
+      expect(testing.relativeError(out.dataSync(), testing.fixtureData(K.out!))).toBeLessThan(1e-5);
+    });
+
+    it('chunked with state passing equals one shot (odd channel count, padded lanes)', () => {
+      tf.tidy(() => {
+        const x = randomInputs(3, 2, 7, 24, 5);
+        const whole = selectiveScan(x.u, x.delta, x.A, x.B, x.C, {
+          D: x.D,
+          z: x.z,
+          deltaBias: x.deltaBias,
+          deltaSoftplus: true,
+          returnLastState: true,
+          impl,
+        });
+        let state: tf.Tensor | undefined;
+        const pieces: tf.Tensor[] = [];
+        for (const [s, e] of [
+          [0, 5],
+          [5, 16],
+          [16, 24],
+        ] as const) {
+          const sl = (t: tf.Tensor) => tf.slice(t, [0, 0, s], [-1, -1, e - s]);
+          const r = selectiveScan(sl(x.u), sl(x.delta), x.A, sl(x.B), sl(x.C), {
+            D: x.D,
+            z: sl(x.z),
+            deltaBias: x.deltaBias,
+            deltaSoftplus: true,
+            returnLastState: true,
+            initialState: state,
+            impl,
+          });
+          pieces.push(r.out);
+          state = r.lastState;
+        }
+        expect(testing.relativeError(tf.concat(pieces, 2).dataSync(), whole.out.dataSync())).toBeLessThan(1e-6);
+        expect(testing.relativeError(state!.dataSync(), whole.lastState.dataSync())).toBeLessThan(1e-6);
+      });
+    });
+
+    it('is causal: output at t has no gradient from inputs after t', () => {
+      tf.tidy(() => {
+        const x = randomInputs(4, 1, 4, 12, 3);
+        const t0 = 5;
+        const grads = tf.grads((u: tf.Tensor, delta: tf.Tensor, B: tf.Tensor, C: tf.Tensor, z: tf.Tensor) => {
+          const out = selectiveScan(u, delta, x.A, B, C, { D: x.D, z, deltaBias: x.deltaBias, deltaSoftplus: true, impl });
+          return tf.sum(tf.slice(out, [0, 0, 0], [-1, -1, t0 + 1]));
+        })([x.u, x.delta, x.B, x.C, x.z]);
+        for (const g of grads) {
+          const future = tf.slice(g, [0, 0, t0 + 1], [-1, -1, -1]);
+          const past = tf.slice(g, [0, 0, 0], [-1, -1, t0 + 1]);
+          expect(tf.max(tf.abs(future)).dataSync()[0]).toBe(0);
+          expect(tf.max(tf.abs(past)).dataSync()[0]).toBeGreaterThan(0);
+        }
+      });
+    });
+
+    it('does not leak tensors', () => {
+      const x = randomInputs(5, 2, 4, 6, 3);
+      const { leaked } = testing.countLeaks(() =>
+        selectiveScan(x.u, x.delta, x.A, x.B, x.C, { D: x.D, z: x.z, returnLastState: true, impl }),
+      );
+      expect(leaked).toBe(0);
+      const { leaked: leakedGrad } = testing.countLeaks(() =>
+        tf.grads((u: tf.Tensor, A: tf.Tensor) => tf.sum(selectiveScan(u, x.delta, A, x.B, x.C, { z: x.z, impl })))([x.u, x.A]),
+      );
+      expect(leakedGrad).toBe(0);
+      testing.disposeAll(x);
+    });
+  });
+
+  describe.each([true, false])('gradients (input-dependent B, C: %s)', (variable) => {
+    const names = ['u', 'delta', 'A', 'B', 'C', 'D', 'z', 'deltaBias', 'initialState'];
+    const run = (impl: 'fused' | 'composite') => (...xs: tf.Tensor[]) => {
+      const [u, delta, A, B, C, D, z, deltaBias, initialState] = xs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      return selectiveScan(u, delta, A, B, C, { D, z, deltaBias, initialState, deltaSoftplus: true, impl });
+    };
+    const inputs = () => {
+      const x = randomInputs(11, 2, 6, 9, 4, variable);
+      return [x.u, x.delta, x.A, x.B, x.C, x.D, x.z, x.deltaBias, createRng(12).normal([2, 6, 4])];
+    };
+
+    it.each([false, true])('fused (fallback %s) gradients equal the composite', (fallback) => {
+      setForceKernelFallback(fallback);
+      tf.tidy(() => {
+        const xs = inputs();
+        const proj = createRng(13).normal([2, 6, 9]);
+        const loss = (impl: 'fused' | 'composite') => (...a: tf.Tensor[]) => tf.sum(tf.mul(run(impl)(...a), proj));
+        const gf = tf.grads(loss('fused'))(xs);
+        const gc = tf.grads(loss('composite'))(xs);
+        gf.forEach((g, i) => {
+          expect(g.shape, names[i]).toEqual(xs[i]!.shape);
+          expect(testing.relativeError(g.dataSync(), gc[i]!.dataSync()), names[i]).toBeLessThan(2e-5);
+        });
+      });
+      setForceKernelFallback(false);
+    });
+
+    it('fused gradients equal finite differences', () => {
+      const xs = inputs();
+      const err = testing.gradientCheck(run('fused'), xs, { epsilon: 2e-3, samples: 6 });
+      expect(err).toBeLessThan(2e-2);
+      testing.disposeAll(xs);
+    });
+  });
+});
+
+describe('polynomial exp, log and softplus of the kernels', () => {
+  it('are within a few ulp of Math', () => {
+    const xs = new Float32Array(4096);
+    for (let i = 0; i < xs.length; i++) xs[i] = -90 + (180 * i) / xs.length + 1e-3;
+    const { e, l, s } = kernels.withArena((arena) => {
+      const px = arena.write(xs);
+      const pe = arena.allocF32(xs.length);
+      const pl = arena.allocF32(xs.length);
+      const ps = arena.allocF32(xs.length);
+      kernels.run('math_probe', [px, pe, pl, ps, xs.length]);
+      return { e: arena.readF32(pe, xs.length), l: arena.readF32(pl, xs.length), s: arena.readF32(ps, xs.length) };
+    });
+    let worstExp = 0;
+    let worstLog = 0;
+    let worstSoftplus = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!;
+      const ex = Math.exp(x);
+      if (x > -87 && x < 88.5) worstExp = Math.max(worstExp, Math.abs(e[i]! - ex) / ex);
+      if (x > 0) worstLog = Math.max(worstLog, Math.abs(l[i]! - Math.log(x)) / Math.max(1e-30, Math.abs(Math.log(x))));
+      const sp = x > 20 ? x : Math.log1p(Math.exp(x));
+      if (x > -80) worstSoftplus = Math.max(worstSoftplus, Math.abs(s[i]! - sp) / sp);
+    }
+    expect(worstExp).toBeLessThan(4e-7);
+    expect(worstLog).toBeLessThan(4e-7);
+    expect(worstSoftplus).toBeLessThan(1e-6);
+  });
+});
+
+describe('errors', () => {
+  it('name function, argument, expected and received', () => {
+    const u = tf.zeros([2, 4, 8]);
+    const A = tf.zeros([4, 3]);
+    const B = tf.zeros([2, 3, 8]);
+    expect(() => selectiveScan(tf.zeros([4, 8]), u, A, B, B)).toThrow(/ssm\.selectiveScan: u must be rank 3 \[batch, dim, seqLen\], got shape \[4,8\]/);
+    expect(() => selectiveScan(u, tf.zeros([2, 4, 7]), A, B, B)).toThrow(/ssm\.selectiveScan: delta must be of shape/);
+    expect(() => selectiveScan(u, u, tf.zeros([5, 3]), B, B)).toThrow(/ssm\.selectiveScan: A must be of shape/);
+    expect(() => selectiveScan(u, u, A, tf.zeros([2, 3, 9]), B)).toThrow(/ssm\.selectiveScan: B must be of shape/);
+    expect(() => selectiveScan(u, u, A, B, B, { D: tf.zeros([5]) })).toThrow(/ssm\.selectiveScan: options\.D must be/);
+    expect(() => selectiveScan(u, u, A, B, B, { initialState: tf.zeros([2, 4, 4]) })).toThrow(/options\.initialState/);
+    expect(() => selectiveScan(u, u, A, B, B, { bogus: 1 } as never)).toThrow(/ssm\.selectiveScan/);
+  });
+});
