@@ -5,6 +5,7 @@ import { wasmShared, wasmSingle } from '../generated/wasm.js';
 export interface SsmKernels {
   scan_fwd(...args: number[]): void;
   scan_bwd(...args: number[]): void;
+  transpose(...args: number[]): void;
   scan_bwd_scratch_bytes(L: number, N: number, flags: number): number;
   math_probe(x: number, outExp: number, outLog: number, outSoftplus: number, n: number, part: number, parts: number): void;
 }

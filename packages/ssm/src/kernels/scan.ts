@@ -12,26 +12,13 @@ import {
   scanBackwardFallback,
   scanForwardFallback,
 } from './scan-fallback.js';
+import { constantTable } from './constants.js';
 import { kernels } from './module.js';
+
+const TABLE = constantTable();
 
 function flagBits(f: ScanFlags, hasZ: boolean): number {
   return (f.deltaSoftplus ? 1 : 0) | (f.variableB ? 2 : 0) | (f.variableC ? 4 : 0) | (hasZ ? 8 : 0);
-}
-
-/** [Bt, D, L] → [Bt, Dp, L] with zero rows (no copy when D = Dp). */
-function padRows(x: Float32Array, batch: number, dim: number, dp: number, L: number): Float32Array {
-  if (dim === dp) return x;
-  const out = new Float32Array(batch * dp * L);
-  for (let b = 0; b < batch; b++) out.set(x.subarray(b * dim * L, (b + 1) * dim * L), b * dp * L);
-  return out;
-}
-
-/** [Bt, Dp, L] → [Bt, D, L]. */
-function unpadRows(x: Float32Array, batch: number, dim: number, dp: number, L: number): Float32Array {
-  if (dim === dp) return x;
-  const out = new Float32Array(batch * dim * L);
-  for (let b = 0; b < batch; b++) out.set(x.subarray(b * dp * L, b * dp * L + dim * L), b * dim * L);
-  return out;
 }
 
 /** [D, N] → [N, Dp] (zero-padded). */
@@ -74,46 +61,63 @@ function padVector(x: Float32Array | undefined, dim: number, dp: number): Float3
   return out;
 }
 
-/** Operands in the kernels' layouts. */
-function prepare(x: ScanHostInputs, f: ScanFlags) {
+type Arena = Parameters<Parameters<typeof kernels.withArena>[0]>[0];
+
+/**
+ * Writes a [batch, rows, cols] array into the module transposed to [batch, cols, dstStride] (dstStride ≥ rows,
+ * the padding zeroed), with the WebAssembly transpose kernel. Returns the byte offset.
+ */
+function writeTransposed(arena: Arena, data: Float32Array, batch: number, rows: number, cols: number, dstStride: number): number {
+  const src = arena.write(data);
+  const dst = arena.allocF32(batch * cols * dstStride);
+  if (dstStride !== rows) arena.fillF32(dst, batch * cols * dstStride, 0);
+  const parts = Math.max(1, Math.min(batch * Math.ceil(rows / 8), 4 * threadCount()));
+  kernels.run('transpose', [src, dst, batch, rows, cols, cols, dstStride, rows * cols, cols * dstStride], parts);
+  return dst;
+}
+
+/** Reads [batch, rows, srcStride] (first `cols` of each row) back transposed to [batch, cols, rows]. */
+function readTransposed(arena: Arena, ptr: number, batch: number, rows: number, cols: number, srcStride: number): Float32Array {
+  const dst = arena.allocF32(batch * rows * cols);
+  const parts = Math.max(1, Math.min(batch * Math.ceil(rows / 8), 4 * threadCount()));
+  kernels.run('transpose', [ptr, dst, batch, rows, cols, srcStride, rows, rows * srcStride, cols * rows], parts);
+  return arena.readF32(dst, batch * rows * cols);
+}
+
+/** Writes the operands in the kernels' layouts (see assembly/index.ts) and returns their offsets. */
+function writeOperands(arena: Arena, x: ScanHostInputs, f: ScanFlags) {
   const { batch, dim, length: L, dState: N } = f;
   const dp = Math.ceil(dim / 4) * 4;
+  const rows = (a: Float32Array) => writeTransposed(arena, a, batch, dim, L, dp); // [Bt, D, L] → [Bt, L, Dp]
+  const bc = (a: Float32Array, variable: boolean) =>
+    variable ? writeTransposed(arena, a, batch, N, L, N) : arena.write(transposePad(a, dim, N, dp));
   return {
     dp,
-    u: padRows(x.u, batch, dim, dp, L),
-    delta: padRows(x.delta, batch, dim, dp, L),
-    z: x.z ? padRows(x.z, batch, dim, dp, L) : new Float32Array(4),
-    At: transposePad(x.A, dim, N, dp),
-    B: f.variableB ? x.B : transposePad(x.B, dim, N, dp),
-    C: f.variableC ? x.C : transposePad(x.C, dim, N, dp),
-    Dv: padVector(x.D, dim, dp),
-    bias: padVector(x.deltaBias, dim, dp),
-    state: blockState(x.initialState, batch, dim, N, dp),
+    u: rows(x.u),
+    delta: rows(x.delta),
+    z: x.z ? rows(x.z) : arena.allocF32(4),
+    At: arena.write(transposePad(x.A, dim, N, dp)),
+    B: bc(x.B, f.variableB),
+    C: bc(x.C, f.variableC),
+    Dv: arena.write(padVector(x.D, dim, dp)),
+    bias: arena.write(padVector(x.deltaBias, dim, dp)),
+    state: arena.write(blockState(x.initialState, batch, dim, N, dp)),
   };
 }
 
 /** out [Bt, D, L] and lastState [Bt, D, N] with the WebAssembly kernel. */
 export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32Array; lastState: Float32Array } {
   const { batch, dim, length: L, dState: N } = f;
-  const p = prepare(x, f);
-  const blocks = batch * (p.dp / 4);
-  const parts = Math.max(1, Math.min(blocks, 8 * threadCount()));
   return kernels.withArena((arena) => {
-    const pu = arena.write(p.u);
-    const pd = arena.write(p.delta);
-    const pz = arena.write(p.z);
-    const pa = arena.write(p.At);
-    const pb = arena.write(p.B);
-    const pc = arena.write(p.C);
-    const pD = arena.write(p.Dv);
-    const pbias = arena.write(p.bias);
-    const pstate = arena.write(p.state);
-    const pout = arena.allocF32(batch * p.dp * L);
-    const args = [pu, pd, pz, pa, pb, pc, pD, pbias, pstate, pout, batch, p.dp, L, N, flagBits(f, !!x.z)];
+    const p = writeOperands(arena, x, f);
+    const blocks = batch * (p.dp / 4);
+    const parts = Math.max(1, Math.min(blocks, 8 * threadCount()));
+    const pout = arena.allocF32(batch * L * p.dp);
+    const args = [arena.write(TABLE), p.u, p.delta, p.z, p.At, p.B, p.C, p.Dv, p.bias, p.state, pout, batch, p.dp, L, N, flagBits(f, !!x.z)];
     kernels.run('scan_fwd', args, parts);
     return {
-      out: unpadRows(arena.readF32(pout, batch * p.dp * L), batch, dim, p.dp, L),
-      lastState: unblockState(arena.readF32(pstate, batch * p.dp * N), batch, dim, N, p.dp),
+      out: readTransposed(arena, pout, batch, L, dim, p.dp),
+      lastState: unblockState(arena.readF32(p.state, batch * p.dp * N), batch, dim, N, p.dp),
     };
   });
 }
@@ -121,25 +125,15 @@ export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32
 /** The gradients of the scan for upstream dout [Bt, D, L], with the WebAssembly backward kernel. */
 export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanFlags): ScanHostGrads {
   const { batch, dim, length: L, dState: N } = f;
-  const p = prepare(x, f);
-  const blocks = p.dp / 4;
-  const threads = threadCount();
-  const groups = Math.max(1, Math.min(blocks, Math.ceil((2 * threads) / batch)));
-  const parts = batch * groups;
   const flags = flagBits(f, !!x.z);
   return kernels.withArena((arena) => {
+    const p = writeOperands(arena, x, f);
+    const blocks = p.dp / 4;
+    const groups = Math.max(1, Math.min(blocks, Math.ceil((2 * threadCount()) / batch)));
+    const parts = batch * groups;
     const scratchBytes = kernels.exports.scan_bwd_scratch_bytes(L, N, flags);
     const rows = batch * p.dp * L;
-    const pu = arena.write(p.u);
-    const pd = arena.write(p.delta);
-    const pz = arena.write(p.z);
-    const pa = arena.write(p.At);
-    const pb = arena.write(p.B);
-    const pc = arena.write(p.C);
-    const pD = arena.write(p.Dv);
-    const pbias = arena.write(p.bias);
-    const pstate = arena.write(p.state);
-    const pdout = arena.write(padRows(dout, batch, dim, p.dp, L));
+    const pdout = writeTransposed(arena, dout, batch, dim, L, p.dp);
     const pdu = arena.allocF32(rows);
     const pddelta = arena.allocF32(rows);
     const pdz = arena.allocF32(x.z ? rows : 4);
@@ -155,15 +149,16 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
     kernels.run(
       'scan_bwd',
       [
-        pu,
-        pd,
-        pz,
-        pa,
-        pb,
-        pc,
-        pD,
-        pbias,
-        pstate,
+        arena.write(TABLE),
+        p.u,
+        p.delta,
+        p.z,
+        p.At,
+        p.B,
+        p.C,
+        p.Dv,
+        p.bias,
+        p.state,
         pdout,
         pdu,
         pddelta,
@@ -185,7 +180,7 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
       ],
       parts,
     );
-    // Sum the partials: over batch for [Bt, N, Dp] → [D, N]; over groups for [groups, Bt, N, L].
+    // Sum the partials: over batch for [Bt, N, Dp] → [D, N]; over groups for [groups, Bt, L, N].
     const sumTransposed = (ptr: number): Float32Array => {
       const part = arena.f32(ptr, batch * N * p.dp);
       const out = new Float32Array(dim * N);
@@ -197,9 +192,8 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
     const sumGroups = (ptr: number): Float32Array => {
       const size = batch * N * L;
       const part = arena.f32(ptr, groups * size);
-      const out = part.slice(0, size);
-      for (let g = 1; g < groups; g++) for (let i = 0; i < size; i++) out[i]! += part[g * size + i]!;
-      return out;
+      for (let g = 1; g < groups; g++) for (let i = 0; i < size; i++) part[i]! += part[g * size + i]!;
+      return readTransposed(arena, ptr, batch, L, N, N); // [Bt, L, N] → [Bt, N, L]
     };
     const sumBatch = (ptr: number): Float32Array => {
       const part = arena.f32(ptr, batch * p.dp);
@@ -207,10 +201,11 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
       for (let b = 0; b < batch; b++) for (let d = 0; d < dim; d++) out[d]! += part[b * p.dp + d]!;
       return out;
     };
+    const gradRows = (ptr: number) => readTransposed(arena, ptr, batch, L, dim, p.dp);
     return {
-      u: unpadRows(arena.readF32(pdu, rows), batch, dim, p.dp, L),
-      delta: unpadRows(arena.readF32(pddelta, rows), batch, dim, p.dp, L),
-      z: x.z ? unpadRows(arena.readF32(pdz, rows), batch, dim, p.dp, L) : undefined,
+      u: gradRows(pdu),
+      delta: gradRows(pddelta),
+      z: x.z ? gradRows(pdz) : undefined,
       A: sumTransposed(pdA),
       B: f.variableB ? sumGroups(pdB) : sumTransposed(pdB),
       C: f.variableC ? sumGroups(pdC) : sumTransposed(pdC),
