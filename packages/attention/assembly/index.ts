@@ -7,7 +7,7 @@
 // Every kernel reads its arguments from a parameter block of i32 words (byte offsets, sizes, f32 bits),
 // written by src/kernels/flash.ts; the indices are the P_* constants below (keep the two lists in sync).
 // Layouts (row-major float32; Dp = headDim rounded up to 8 with zero padding, Sp = S rounded up to 8):
-//   q, out, dout, dq: [B·Hq, L, Dp]    k, v, dk, dv: [B·Hkv, S, Dp]    kt, vt: [B·Hkv, Dp, Sp] (transposed)
+//   q, out, dout, dq: [B·Hq, L, Dp]    k, v, dk, dv: [B·Hkv, S, Dp]    kt, vt: [B·Hkv, Sp/8, Dp, 8] (panels)
 //   lse, dvec: [B·Hq, L]    mask: u8, bias: f32, both read at b·sb + h·sh + i·sl + j·ss (broadcast = stride 0)
 //   blockmap: u8 [B·Hq, ceil(L/br), ceil(S/bc)], 0 = the block has no visible key (skipped).
 
@@ -98,8 +98,9 @@ function hmax(v: v128): f32 {
 // Block products (4 × 8 register blocks).
 
 /**
- * dst[r, c] = scale · Σ_d a[r, d] · bt[d, c] for r < rows, c < colsPad (a multiple of 8): a [rows, dp]
- * row-major, bt with row stride `btStride` floats, dst with row stride `dstStride`.
+ * dst[r, c] = scale · Σ_d a[r, d] · b[c, d] for r < rows, c < colsPad (a multiple of 8): a [rows, dp]
+ * row-major, b packed in panels of 8 keys ([colsPad / 8, dp, 8], see pack_panels), dst with row stride
+ * `dstStride`.
  */
 @inline
 function blockScores(
@@ -107,14 +108,13 @@ function blockScores(
   rows: i32,
   dp: i32,
   bt: usize,
-  btStride: i32,
   dst: usize,
   dstStride: i32,
   colsPad: i32,
   scale: f32,
 ): void {
   const rowBytes = <usize>dp << 2;
-  const btBytes = <usize>btStride << 2;
+  const panelBytes = <usize>dp << 5;
   const vs = f32x4.splat(scale);
   for (let r0 = 0; r0 < rows; r0 += 4) {
     const n = min(4, rows - r0);
@@ -133,7 +133,7 @@ function blockScores(
       let acc21 = f32x4.splat(0);
       let acc30 = f32x4.splat(0);
       let acc31 = f32x4.splat(0);
-      let bp = bt + (<usize>c0 << 2);
+      let bp = bt + <usize>(c0 >> 3) * panelBytes;
       for (let d = 0; d < dp; d++) {
         const b0 = v128.load(bp);
         const b1 = v128.load(bp, 16);
@@ -150,7 +150,7 @@ function blockScores(
         acc21 = f32x4.add(acc21, f32x4.mul(x2, b1));
         acc30 = f32x4.add(acc30, f32x4.mul(x3, b0));
         acc31 = f32x4.add(acc31, f32x4.mul(x3, b1));
-        bp += btBytes;
+        bp += 32;
       }
       const o = d0 + (<usize>c0 << 2);
       v128.store(o, f32x4.mul(acc00, vs));
@@ -268,10 +268,10 @@ function accumulatePtX(p: usize, pStride: i32, rows: i32, cols: i32, x: usize, y
         const b0 = v128.load(xp);
         const b1 = v128.load(xp, 16);
         const pv = v128.load(pp);
-        const s0 = f32x4.splat(f32x4.extract_lane(pv, 0));
-        const s1 = f32x4.splat(f32x4.extract_lane(pv, 1));
-        const s2 = f32x4.splat(f32x4.extract_lane(pv, 2));
-        const s3 = f32x4.splat(f32x4.extract_lane(pv, 3));
+        const s0 = v128.shuffle<f32>(pv, pv, 0, 0, 0, 0);
+        const s1 = v128.shuffle<f32>(pv, pv, 1, 1, 1, 1);
+        const s2 = v128.shuffle<f32>(pv, pv, 2, 2, 2, 2);
+        const s3 = v128.shuffle<f32>(pv, pv, 3, 3, 3, 3);
         acc00 = f32x4.add(acc00, f32x4.mul(s0, b0));
         acc01 = f32x4.add(acc01, f32x4.mul(s0, b1));
         acc10 = f32x4.add(acc10, f32x4.mul(s1, b0));
@@ -402,16 +402,29 @@ function keyBlockHi(params: usize, i0: i32, rows: i32, bc: i32): i32 {
 // ---------------------------------------------------------------------------------------------------------
 // Kernels.
 
-/** dst [n, Dp, Sp] = src [n, S, Dp] transposed per head, columns S..Sp zero. Split over heads. */
-export function transpose_heads(src: usize, dst: usize, n: i32, S: i32, dp: i32, sp: i32, part: i32, parts: i32): void {
+/**
+ * Packs src [n, S, dp] per head into panels of 8 rows transposed: dst [n, sp / 8, dp, 8] with
+ * dst[h, p, d, c] = src[h, 8p + c, d], zero past S (so a block product streams 32 contiguous bytes per d).
+ * Split over heads.
+ */
+export function pack_panels(src: usize, dst: usize, n: i32, S: i32, dp: i32, sp: i32, part: i32, parts: i32): void {
+  const panels = sp >> 3;
   for (let hd = part; hd < n; hd += parts) {
     const s0 = src + ((<usize>hd * <usize>S * <usize>dp) << 2);
     const d0 = dst + ((<usize>hd * <usize>dp * <usize>sp) << 2);
-    for (let j = 0; j < S; j++) {
-      const row = s0 + ((<usize>j * <usize>dp) << 2);
-      for (let d = 0; d < dp; d++) store<f32>(d0 + ((<usize>d * <usize>sp + <usize>j) << 2), load<f32>(row + (<usize>d << 2)));
+    for (let p = 0; p < panels; p++) {
+      const pd = d0 + ((<usize>p * <usize>dp) << 5);
+      const j0 = p << 3;
+      const width = min(8, S - j0);
+      for (let c = 0; c < 8; c++) {
+        if (c < width) {
+          const row = s0 + ((<usize>(j0 + c) * <usize>dp) << 2);
+          for (let d = 0; d < dp; d++) store<f32>(pd + (<usize>d << 5) + (<usize>c << 2), load<f32>(row + (<usize>d << 2)));
+        } else {
+          for (let d = 0; d < dp; d++) store<f32>(pd + (<usize>d << 5) + (<usize>c << 2), 0);
+        }
+      }
     }
-    for (let d = 0; d < dp; d++) for (let j = S; j < sp; j++) store<f32>(d0 + ((<usize>d * <usize>sp + <usize>j) << 2), 0);
   }
 }
 
@@ -469,7 +482,7 @@ export function flash_forward(params: usize, part: i32, parts: i32): void {
       const j0 = kb * bc;
       const cols = min(bc, S - j0);
       const colsPad = (cols + 7) & ~7;
-      blockScores(qp, rows, dp, ktp + (<usize>j0 << 2), sp, sbuf, bc, colsPad, scale);
+      blockScores(qp, rows, dp, ktp + ((<usize>j0 * <usize>dp) << 2), sbuf, bc, colsPad, scale);
       maskBlock(params, sbuf, bc, rows, cols, colsPad, b, h, i0, j0);
       // Online softmax, row by row.
       for (let r = 0; r < rows; r++) {
@@ -626,11 +639,11 @@ export function flash_backward(params: usize, part: i32, parts: i32): void {
           const qp = q + rowOff;
           const dop = dout + rowOff;
           const lsep = lse + (<usize>(bh * L + i0) << 2);
-          blockScores(qp, rows, dp, ktp + (<usize>j0 << 2), sp, pbuf, bc, colsPad, scale);
+          blockScores(qp, rows, dp, ktp + ((<usize>j0 * <usize>dp) << 2), pbuf, bc, colsPad, scale);
           maskBlock(params, pbuf, bc, rows, cols, colsPad, b, h, i0, j0);
           probabilities(pbuf, bc, rows, colsPad, lsep);
           accumulatePtX(pbuf, bc, rows, cols, dop, dvp + ((<usize>j0 * <usize>dp) << 2), dp);
-          blockScores(dop, rows, dp, vtp + (<usize>j0 << 2), sp, dpbuf, bc, colsPad, 1);
+          blockScores(dop, rows, dp, vtp + ((<usize>j0 * <usize>dp) << 2), dpbuf, bc, colsPad, 1);
           scoreGradients(pbuf, dpbuf, bc, rows, colsPad, dvec + (<usize>(bh * L + i0) << 2));
           accumulatePtX(dpbuf, bc, rows, cols, qp, dkp + ((<usize>j0 * <usize>dp) << 2), dp);
           accumulatePX(dpbuf, bc, rows, cols, kp + ((<usize>j0 * <usize>dp) << 2), dq + rowOff, dp);

@@ -64,3 +64,29 @@ describe('scaledDotProductAttention validation', () => {
     expect(() => scaledDotProductAttention(q(), q(), q(), { scale: Number.NaN })).toThrow(/scale must be a finite number/);
   });
 });
+
+describe.each(['cpu', 'wasm'] as const)('composite gradient on %s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+  it('equals tfjs automatic differentiation (GQA, mask, bias, window, q/k/v and bias gradients)', async () => {
+    const { autodiffAttention } = await import('../src/sdpa.js');
+    const { seeded } = await import('./helpers.js');
+    const rng = seeded(21);
+    const q = rng.normal([2, 4, 13, 8]);
+    const k = rng.normal([2, 2, 17, 8]);
+    const v = rng.normal([2, 2, 17, 8]);
+    const dout = rng.normal([2, 4, 13, 8]);
+    const mask = rng.bool([2, 1, 13, 17], 0.7);
+    const bias = rng.normal([4, 1, 17]);
+    for (const opts of [{ mask, bias }, { causal: 'top-left' as const, window: [4, -1] as [number, number], bias }]) {
+      const f = (fn: typeof autodiffAttention) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+        fn(a, b, c, { ...opts, bias: d });
+      const gc = tf.grads(f(scaledDotProductAttention))([q, k, v, bias], dout);
+      const ga = tf.grads(f(autodiffAttention))([q, k, v, bias], dout);
+      for (let i = 0; i < 4; i++) expect(testing.relativeError(gc[i]!.dataSync(), ga[i]!.dataSync())).toBeLessThan(1e-5);
+      testing.disposeAll([gc, ga]);
+    }
+    testing.disposeAll([q, k, v, dout, mask, bias]);
+  });
+});

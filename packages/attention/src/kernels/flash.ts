@@ -198,7 +198,7 @@ export function flashForwardWasm(
     const tasks = bhq * Math.ceil(L / p.blockRows);
     const parts = Math.max(1, Math.min(tasks, 4 * threadsInUse()));
     params[P.SCRATCH] = arena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows));
-    attentionKernels.run('transpose_heads', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threadsInUse()));
+    attentionKernels.run('pack_panels', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threadsInUse()));
     const paramsPtr = arena.write(params);
     attentionKernels.run('flash_forward', [paramsPtr], parts);
     const out = unpadColumns(arena.readF32(params[P.OUT]!, bhq * L * dp), bhq * L, D, dp);
@@ -242,8 +242,8 @@ export function flashBackwardWasm(
     arena.fillF32(params[P.DK]!, bhkv * S * dp, 0);
     arena.fillF32(params[P.DV]!, bhkv * S * dp, 0);
     const heads = Math.min(bhkv, threads);
-    attentionKernels.run('transpose_heads', [params[P.K]!, params[P.KT]!, bhkv, S, dp, sp], heads);
-    attentionKernels.run('transpose_heads', [vp, params[P.VT]!, bhkv, S, dp, sp], heads);
+    attentionKernels.run('pack_panels', [params[P.K]!, params[P.KT]!, bhkv, S, dp, sp], heads);
+    attentionKernels.run('pack_panels', [vp, params[P.VT]!, bhkv, S, dp, sp], heads);
     attentionKernels.run('flash_backward_dvec', [params[P.DOUT]!, outp, params[P.DVEC]!, bhq * L, dp], Math.min(threads, bhq));
     const paramsPtr = arena.write(params);
     attentionKernels.run('flash_backward', [paramsPtr], parts);
