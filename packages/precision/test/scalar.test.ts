@@ -24,7 +24,7 @@ import { fixture, isNaN32, isNaNPattern } from './helpers.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-const valueOf = (bits: number) => {
+const fromBits = (bits: number) => {
   u32[0] = bits;
   return f32[0]!;
 };
@@ -40,14 +40,14 @@ describe('FORMATS', () => {
     expect(FORMATS.float16.minSubnormal).toBe(2 ** -24);
     expect(FORMATS.float16.epsilon).toBe(2 ** -10);
     expect(FORMATS.bfloat16).toMatchObject({ bits: 16, exponentBits: 8, mantissaBits: 7, bias: 127 });
-    expect(FORMATS.bfloat16.max).toBe(valueOf(0x7f7f0000));
+    expect(FORMATS.bfloat16.max).toBe(fromBits(0x7f7f0000));
     expect(FORMATS.bfloat16.minSubnormal).toBe(2 ** -133);
     expect(FORMATS.fp8e4m3).toMatchObject({ bits: 8, bias: 7, max: 448, hasInfinity: false, nanBits: 0x7f, maxBits: 0x7e });
     expect(FORMATS.fp8e4m3.minNormal).toBe(2 ** -6);
     expect(FORMATS.fp8e4m3.minSubnormal).toBe(2 ** -9);
     expect(FORMATS.fp8e5m2).toMatchObject({ bits: 8, bias: 15, max: 57344, hasInfinity: true, infinityBits: 0x7c, maxBits: 0x7b });
     expect(FORMATS.fp8e5m2.minSubnormal).toBe(2 ** -16);
-    expect(FORMATS.float32.max).toBe(valueOf(0x7f7fffff));
+    expect(FORMATS.float32.max).toBe(fromBits(0x7f7fffff));
     expect(FORMATS.float32.minSubnormal).toBe(2 ** -149);
     // max and minSubnormal are what the decoders give for the max and smallest patterns
     expect(float16BitsToFloat32(0x7bff)).toBe(FORMATS.float16.max);
@@ -84,7 +84,7 @@ describe('scalar conversions against numpy / ml_dtypes (every bit)', () => {
     it(`encodes all ${fx.f32_bits.length} float32 inputs to ${name}`, () => {
       const mismatches: string[] = [];
       fx.f32_bits.forEach((bits, i) => {
-        const got = encode(valueOf(bits));
+        const got = encode(fromBits(bits));
         const expected = fx[key][i]!;
         const ok = isNaN32(bits) ? isNaNOut(got) : isNaNOut(expected) ? isNaNOut(got) : got === expected;
         if (!ok) mismatches.push(`0x${bits.toString(16)} → 0x${got.toString(16)} (expected 0x${expected.toString(16)})`);
@@ -136,7 +136,7 @@ describe('special values', () => {
     expect(float32ToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
     expect(float32ToFloat16Bits(Number.NEGATIVE_INFINITY)).toBe(0xfc00);
     expect(float32ToBfloat16Bits(1 + 2 ** -8)).toBe(0x3f80);
-    expect(float32ToBfloat16Bits(valueOf(0x7f7fffff))).toBe(0x7f80); // float32 max → inf
+    expect(float32ToBfloat16Bits(fromBits(0x7f7fffff))).toBe(0x7f80); // float32 max → inf
     // E4M3FN: 464 is the tie between 448 and (non-existent) 480 → 448; beyond → NaN, or 448 saturating.
     expect(float32ToFp8E4M3Bits(464)).toBe(0x7e);
     expect(float32ToFp8E4M3Bits(465)).toBe(0x7f);
@@ -201,7 +201,7 @@ describe('f16round and roundToFormat (single rounding from float64)', () => {
   it('agrees with the float32 path on float32 inputs for every format', () => {
     const fx = fixture();
     for (const bits of fx.f32_bits.slice(0, 5000)) {
-      const x = valueOf(bits);
+      const x = fromBits(bits);
       if (Number.isNaN(x)) continue;
       expect(roundToFormat(x, 'bfloat16')).toBe(bfloat16BitsToFloat32(float32ToBfloat16Bits(x)));
       const e4 = fp8E4M3BitsToFloat32(float32ToFp8E4M3Bits(x, { saturate: true }));
