@@ -16,3 +16,4 @@ export {
 export { expm64 } from './linalg.js';
 export { type S4DKernelOptions, type S4DKernelParams, s4dKernel } from './s4d.js';
 export { type SelectiveScanOptions, selectiveScan } from './scan.js';
+export { Mamba, type MambaConfig, type MambaInitOptions, type MambaState } from './mamba.js';
