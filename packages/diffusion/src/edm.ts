@@ -283,6 +283,53 @@ export function ablationSampler(
   const tSteps = new Float64Array(numSteps + 1);
   for (let i = 0; i < numSteps; i++) tSteps[i] = sigmaInv(round(sigmaSteps[i]!));
 
+  return runScaledSampler(fn, denoiser, latents, { sigma, sigmaDeriv, sigmaInv, s, sDeriv }, tSteps, {
+    solver,
+    alpha,
+    sChurn,
+    sMin,
+    sMax,
+    sNoise,
+    randn,
+    round,
+    callback,
+  });
+}
+
+/** σ(t), σ'(t), σ⁻¹(σ), s(t), s'(t) of a sampling formulation (Karras et al. 2022, Table 1). */
+export interface TimeSchedule {
+  sigma: (t: number) => number;
+  sigmaDeriv: (t: number) => number;
+  sigmaInv: (sigma: number) => number;
+  s: (t: number) => number;
+  sDeriv: (t: number) => number;
+}
+
+/**
+ * The loop of `ablation_sampler` for a given schedule and time steps `tSteps` `[numSteps + 1]` (last = 0): Euler or
+ * Heun (with α) on dx/dt = (σ'/σ + s'/s)·x − σ's/σ·D(x/s; σ), with optional churn. latents `[batch, ...dims]`.
+ */
+export function runScaledSampler(
+  fn: string,
+  denoiser: Denoiser,
+  latents: tf.Tensor,
+  sched: TimeSchedule,
+  tSteps: Float64Array,
+  o: {
+    solver: 'euler' | 'heun';
+    alpha: number;
+    sChurn: number;
+    sMin: number;
+    sMax: number;
+    sNoise: number;
+    randn: NoiseFn;
+    round: (s: number) => number;
+    callback?: StepCallback | undefined;
+  },
+): tf.Tensor {
+  const { sigma, sigmaDeriv, sigmaInv, s, sDeriv } = sched;
+  const { solver, alpha, sChurn, sMin, sMax, sNoise, randn, round, callback } = o;
+  const numSteps = tSteps.length - 1;
   const shape = latents.shape.slice();
   // dx/dt at (x, t) given D = denoised: (σ'/σ + s'/s)·x − σ'·s/σ·D.
   const deriv = (x: tf.Tensor, t: number, denoised: tf.Tensor) =>

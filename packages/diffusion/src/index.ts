@@ -49,3 +49,59 @@ export {
 export { integrate } from './quadrature.js';
 export { exponentialSigmas, karrasSigmas, polyexponentialSigmas, vpSigmas } from './schedules.js';
 export type { Denoiser, NoiseFn, ScoreFn, StepCallback, StepInfo } from './types.js';
+export {
+  alphasCumprod,
+  betaSchedule,
+  ddimSampler,
+  ddimSigmas,
+  ddimTimesteps,
+  ddpmSampler,
+  type DiscreteSamplerOptions,
+  discreteSigma,
+} from './discrete.js';
+export { runScaledSampler, type TimeSchedule } from './edm.js';
+export {
+  edmFormulation,
+  type Formulation,
+  flowMatchingFormulation,
+  formulation,
+  formulationSampler,
+  iddpmFormulation,
+  veFormulation,
+  vpFormulation,
+} from './formulations.js';
+export { annealedLangevin, denoiserScore, geometricSigmas, type NoiseConditionalScore } from './langevin.js';
+export { type Rk45Result, solveRk45 } from './ode.js';
+export {
+  DiffusionScheduler,
+  type PredictionType,
+  type SchedulerSolver,
+  type SchedulerTimestep,
+} from './scheduler.js';
+export {
+  type Corrector,
+  type LikelihoodOptions,
+  type LikelihoodResult,
+  likelihood,
+  logLikelihood,
+  odeSampler,
+  type PcSamplerOptions,
+  pcSampler,
+  type Predictor,
+  type Sde,
+  type SdeLike,
+  scoreFromDenoiser,
+  subVpSde,
+  veSde,
+  vpSde,
+} from './sde.js';
+export {
+  createMlpDenoiser,
+  diffusionLoss,
+  flowMatchingLoss,
+  type MlpDenoiserModel,
+  mlpDenoiser,
+  mmd,
+  toyData,
+  trainDenoiser,
+} from './training.js';

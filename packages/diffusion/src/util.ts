@@ -125,3 +125,13 @@ export function rowVector(fn: string, arg: string, v: tf.Tensor | number, batch:
   }
   return v;
 }
+
+/** Runs `f` in a tfjs scope and returns its (host) result; every tensor created inside is released. */
+export function hostTidy<T>(f: () => T): T {
+  tf.engine().startScope();
+  try {
+    return f();
+  } finally {
+    tf.engine().endScope();
+  }
+}
