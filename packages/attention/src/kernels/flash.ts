@@ -171,8 +171,18 @@ function commonParams(arena: Arena, p: FlashProblem, dp: number, sp: number): { 
   return { params, f32 };
 }
 
+let threadLimit = Number.POSITIVE_INFINITY;
+
+/**
+ * Caps the threads the flash kernels use (default: every thread of the pool). For benchmarks comparing one
+ * thread with several without restarting the pool.
+ */
+export function setFlashThreadLimit(threads: number): void {
+  threadLimit = Math.max(1, threads);
+}
+
 function threadsInUse(): number {
-  return threadCount();
+  return Math.min(threadCount(), threadLimit);
 }
 
 /** The forward pass on the WebAssembly kernels: out [B·Hq, L, D] and lse [B·Hq, L]. */
@@ -196,7 +206,7 @@ export function flashForwardWasm(
     params[P.OUT] = arena.allocF32(bhq * L * dp);
     params[P.LSE] = arena.allocF32(bhq * L);
     const tasks = bhq * Math.ceil(L / p.blockRows);
-    const parts = Math.max(1, Math.min(tasks, 4 * threadsInUse()));
+    const parts = threadsInUse() === 1 ? 1 : Math.max(1, Math.min(tasks, 4 * threadsInUse()));
     params[P.SCRATCH] = arena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows));
     attentionKernels.run('pack_panels', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threadsInUse()));
     const paramsPtr = arena.write(params);
@@ -236,7 +246,7 @@ export function flashBackwardWasm(
     params[P.DQ] = arena.allocF32(bhq * L * dp);
     params[P.DK] = arena.allocF32(bhkv * S * dp);
     params[P.DV] = arena.allocF32(bhkv * S * dp);
-    const parts = Math.max(1, Math.min(bhkv, 64));
+    const parts = threadsInUse() === 1 ? 1 : Math.max(1, Math.min(bhkv, 64));
     params[P.SCRATCH] = arena.allocF32(parts * 2 * p.blockRows * p.blockCols);
     arena.fillF32(params[P.DQ]!, bhq * L * dp, 0);
     arena.fillF32(params[P.DK]!, bhkv * S * dp, 0);

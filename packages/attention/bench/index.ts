@@ -1,0 +1,166 @@
+/**
+ * Benchmarks of @lab/attention: FlashAttention against the best composite tfjs allows (2-D products on
+ * pre-transposed keys) and the textbook batched composite, forward and forward + backward, with peak memory;
+ * the kernels on one thread and on the worker pool; linear attention's cost as L grows.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng, initThreads, testing, threadCount, threadsUnavailableReason } from '@lab/tensor';
+import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
+import { flashAttention, scaledDotProductAttention } from '../src/index.js';
+import { setFlashThreadLimit } from '../src/kernels/flash.js';
+import { attentionKernels } from '../src/kernels/module.js';
+import { naiveAttention } from '../src/sdpa.js';
+
+type Attn = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o: { causal: boolean }) => tf.Tensor;
+
+interface Inputs {
+  q: tf.Tensor;
+  k: tf.Tensor;
+  v: tf.Tensor;
+}
+
+function makeInputs(H: number, L: number, D: number, seed = 1): Inputs {
+  const rng = createRng(seed);
+  return { q: rng.normal([1, H, L, D]), k: rng.normal([1, H, L, D]), v: rng.normal([1, H, L, D]) };
+}
+
+/** Peak bytes of one call: tfjs tensors plus the attention kernels' WebAssembly arena. */
+async function peakBytes(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
+  attentionKernels.resetPeak();
+  const arenaBefore = attentionKernels.peakBytes;
+  const info = await tf.profile(() => {
+    const r = f();
+    tf.dispose(r);
+    return [];
+  });
+  return info.peakBytes + Math.max(0, attentionKernels.peakBytes - arenaBefore);
+}
+
+const forwardBackward = (fn: Attn, x: Inputs, causal: boolean) => () => {
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => fn(a, b, c, { causal }))([x.q, x.k, x.v]);
+  tf.dispose(grads);
+};
+
+function attentionCases(quick: boolean, backward: boolean): BenchCase[] {
+  const H = quick ? 2 : 8;
+  const D = 64;
+  const lengths = quick ? [64, 128] : backward ? [512, 1024, 2048] : [512, 1024, 2048, 4096];
+  const cases: BenchCase[] = [];
+  for (const L of lengths) {
+    for (const causal of [false, true]) {
+      let x: Inputs | undefined;
+      const flops = (backward ? 3.5 : 1) * 4 * H * L * L * D * (causal ? 0.5 : 1);
+      const work = { amount: flops, unit: 'FLOP' };
+      const variant = (name: string, fn: Attn) => ({
+        name,
+        work,
+        run: backward ? () => forwardBackward(fn, x!, causal)() : () => tf.dispose(fn(x!.q, x!.k, x!.v, { causal })),
+      });
+      const variants = [
+        variant('composite (2-D products)', scaledDotProductAttention),
+        variant('flashAttention (wasm SIMD)', flashAttention),
+      ];
+      if (!quick && L <= 1024 && !backward) variants.push(variant('naive composite (batched matMul)', naiveAttention));
+      cases.push({
+        name: `L=${L}${causal ? ' causal' : ''}`,
+        params: { L, causal, heads: H, headDim: D },
+        samples: L >= 2048 ? 3 : undefined,
+        setup: () => {
+          x = makeInputs(H, L, D);
+        },
+        teardown: () => {
+          tf.dispose(x ? [x.q, x.k, x.v] : []);
+          x = undefined;
+        },
+        measure: async () => {
+          const xs = x!;
+          const f = (fn: Attn) => () => fn(xs.q, xs.k, xs.v, { causal });
+          const ref = f(scaledDotProductAttention)();
+          const fl = f(flashAttention)();
+          const error = testing.relativeError(fl.dataSync(), ref.dataSync());
+          tf.dispose([ref, fl]);
+          const result: Record<string, number> = {
+            'relativeError:flash': error,
+            'peakBytes:composite': await peakBytes(f(scaledDotProductAttention)),
+            'peakBytes:flash': await peakBytes(f(flashAttention)),
+          };
+          if (!quick && !backward && L === 4096 && causal) {
+            // L = 16 384 on one head: the composite would need a 1 GiB score matrix per head; flash streams it.
+            const big = makeInputs(1, 16384, D, 2);
+            const t0 = performance.now();
+            result['peakBytes:flash:L16384H1'] = await peakBytes(() => flashAttention(big.q, big.k, big.v, { causal: true }));
+            result['seconds:flash:L16384H1causal'] = (performance.now() - t0) / 1000;
+            tf.dispose([big.q, big.k, big.v]);
+          }
+          return result;
+        },
+        variants,
+      });
+    }
+  }
+  return cases;
+}
+
+const flashForward = defineSuite({
+  id: 'attention/flash-forward',
+  title: 'FlashAttention forward vs the best tfjs composite',
+  description:
+    'Exact softmax attention at B = 1, H = 8, D = 64: the tiled online-softmax WebAssembly SIMD kernel against the composite on 2-D products (and the textbook batched composite up to L = 1024), with peak memory.',
+  cases: ({ quick }) => attentionCases(quick, false),
+  charts: [
+    { title: 'Forward time, non-causal', x: 'L', y: 'time', logX: true, logY: true, where: { causal: false } },
+    { title: 'Forward time, causal', x: 'L', y: 'time', logX: true, logY: true, where: { causal: true } },
+    { title: 'Peak bytes', x: 'L', y: 'peakBytes', logX: true, logY: true, where: { causal: false } },
+  ],
+});
+
+const flashBackward = defineSuite({
+  id: 'attention/flash-forward-backward',
+  title: 'FlashAttention forward + backward vs the best tfjs composite',
+  description:
+    'tf.grads of attention with respect to q, k and v: FlashAttention-2 backward by recomputation from the logsumexp against the composite whose gradient uses the same 2-D products.',
+  cases: ({ quick }) => attentionCases(quick, true),
+  charts: [{ title: 'Forward + backward time', x: 'L', y: 'time', logX: true, logY: true, where: { causal: false } }],
+});
+
+const flashThreads = defineSuite({
+  id: 'attention/flash-threads',
+  title: 'FlashAttention kernels on one thread vs the worker pool',
+  description:
+    'The same forward (and forward + backward) kernels with their (head, query block) parts run on the calling thread only, then split over every core through one shared WebAssembly memory.',
+  cases: ({ quick }) => {
+    const L = quick ? 128 : 2048;
+    const H = quick ? 2 : 8;
+    const cases: BenchCase[] = [];
+    for (const backward of [false, true]) {
+      let x: Inputs | undefined;
+      let threads = 1;
+      const run = (limit: number) => () => {
+        setFlashThreadLimit(limit);
+        if (backward) forwardBackward(flashAttention, x!, false)();
+        else tf.dispose(flashAttention(x!.q, x!.k, x!.v));
+        setFlashThreadLimit(Number.POSITIVE_INFINITY);
+      };
+      cases.push({
+        name: `L=${L} ${backward ? 'forward + backward' : 'forward'}`,
+        params: { L, backward },
+        setup: async () => {
+          x = makeInputs(H, L, 64);
+          if (!threadsUnavailableReason()) threads = await initThreads();
+        },
+        teardown: async () => {
+          tf.dispose(x ? [x.q, x.k, x.v] : []);
+          if (threadCount() > 1) await initThreads(1);
+        },
+        measure: () => ({ threads }),
+        variants: [
+          { name: 'flashAttention, 1 thread', run: run(1) },
+          { name: 'flashAttention, all threads', run: run(Number.POSITIVE_INFINITY) },
+        ],
+      });
+    }
+    return cases;
+  },
+});
+
+export const suites: BenchSuite[] = [flashForward, flashBackward, flashThreads];
