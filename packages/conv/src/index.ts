@@ -8,3 +8,21 @@ export { causalConv1d, type DilatedConv1dOptions, dilatedConv1d } from './conv1d
 export { type DilatedConv2dOptions, dilatedConv2d, dilatedDepthwiseConv2d } from './conv2d.js';
 export { dilateFilter } from './dilate.js';
 export type { Padding1d, Padding2d } from './geometry.js';
+export { ASPP, type AsppConfig, asppRates } from './aspp.js';
+export {
+  dilationCoverage,
+  type HdcReport,
+  hdcCheck,
+  proposeSawtoothRates,
+  type SawtoothOptions,
+  type SawtoothProposal,
+} from './hdc.js';
+export {
+  type EffectiveReceptiveFieldOptions,
+  effectiveReceptiveField,
+  type ReceptiveFieldInfo,
+  type ReceptiveLayer,
+  receptiveField,
+  receptiveFieldPerLayer,
+} from './receptive.js';
+export { WaveNet, type WaveNetConfig, type WaveNetState } from './wavenet.js';
