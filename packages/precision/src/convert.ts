@@ -7,6 +7,7 @@
  */
 import { argumentMessage, ValueError } from '@lab/tensor';
 import { decodeHost, encodeHost, type Narrow } from './kernels/convert.js';
+import type { FormatName } from './formats.js';
 import { type Fp8Options, saturateOption } from './scalar.js';
 
 function describe(value: unknown): string {
@@ -96,4 +97,44 @@ export function toFp8E5M2(src: Float32Array, dst?: Uint8Array, options?: Fp8Opti
 /** OCP E5M2 bit patterns → float32 (exact). */
 export function fromFp8E5M2(src: Uint8Array, dst?: Float32Array): Float32Array {
   return decode('precision.fromFp8E5M2', 'e5m2', src, dst, Uint8Array, 'Uint8Array');
+}
+
+const ROUND_KIND: Record<Exclude<FormatName, 'float32'>, Narrow> = {
+  float16: 'f16',
+  bfloat16: 'bf16',
+  fp8e4m3: 'e4m3',
+  fp8e5m2: 'e5m2',
+};
+
+/** Values per block of {@link roundArray} (the narrow patterns of one block stay in cache). */
+const ROUND_BLOCK = 1 << 16;
+
+/**
+ * Rounds every value of a float32 array to the nearest value of `format` (nearest even) and writes it back
+ * as float32: the bulk `Math.f16round` on float32 input, and the host side of `quantize`.
+ *
+ * src: [n] → dst: [n] (may be `src` itself).
+ */
+export function roundArray(src: Float32Array, format: FormatName, dst?: Float32Array, options?: Fp8Options): Float32Array {
+  const fn = 'precision.roundArray';
+  checkArray(fn, 'src', src, Float32Array, 'Float32Array');
+  if (!['float32', 'float16', 'bfloat16', 'fp8e4m3', 'fp8e5m2'].includes(format)) {
+    throw new ValueError(argumentMessage(fn, 'format', '"float32", "float16", "bfloat16", "fp8e4m3" or "fp8e5m2"', String(format)));
+  }
+  const saturate = saturateOption(fn, options);
+  const out = output(fn, dst, src.length, Float32Array, 'Float32Array');
+  if (format === 'float32') {
+    if (out !== src) out.set(src);
+    return out;
+  }
+  const kind = ROUND_KIND[format];
+  const block = Math.min(ROUND_BLOCK, src.length);
+  const patterns = kind === 'e4m3' || kind === 'e5m2' ? new Uint8Array(block) : new Uint16Array(block);
+  for (let start = 0; start < src.length; start += block) {
+    const count = Math.min(block, src.length - start);
+    const p = count === block ? patterns : patterns.subarray(0, count);
+    encodeHost(kind, src.subarray(start, start + count), p, saturate);
+    decodeHost(kind, p, out.subarray(start, start + count));
+  }
+  return out;
 }

@@ -8,6 +8,7 @@ export {
   fromFloat16,
   fromFp8E4M3,
   fromFp8E5M2,
+  roundArray,
   toBfloat16,
   toFloat16,
   toFp8E4M3,

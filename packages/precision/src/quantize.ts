@@ -17,6 +17,7 @@ import {
   ValueError,
 } from '@lab/tensor';
 import * as tf from '@tensorflow/tfjs-core';
+import { roundArray } from './convert.js';
 import { FORMAT_NAMES, FORMATS, type FormatName } from './formats.js';
 import { decodeHost, encodeHost, type Narrow } from './kernels/convert.js';
 
@@ -42,16 +43,7 @@ type QuantizeAttrs = { format: FormatName; saturate: boolean; roundGradient: boo
 
 /** Rounds host data to the format and back (nearest even), with the bulk kernels. */
 function roundHost(data: Float32Array, format: FormatName, saturate: boolean): Float32Array {
-  const out = new Float32Array(data.length);
-  if (format === 'float32') {
-    out.set(data);
-    return out;
-  }
-  const kind = KIND[format];
-  const packed = kind === 'e4m3' || kind === 'e5m2' ? new Uint8Array(data.length) : new Uint16Array(data.length);
-  encodeHost(kind, data, packed, saturate);
-  decodeHost(kind, packed, out);
-  return out;
+  return roundArray(data, format, new Float32Array(data.length), format.startsWith('fp8') ? { saturate } : undefined);
 }
 
 /**
