@@ -17,3 +17,7 @@ export { expm64 } from './linalg.js';
 export { type S4DKernelOptions, type S4DKernelParams, s4dKernel } from './s4d.js';
 export { type SelectiveScanOptions, selectiveScan } from './scan.js';
 export { Mamba, type MambaConfig, type MambaInitOptions, type MambaState } from './mamba.js';
+export { MixerModel, type MixerModelConfig, rmsNorm } from './stack.js';
+export { causalConv, causalConvHost, fftInPlace } from './fft.js';
+export { type S4DInit, s4dInitA } from './s4d.js';
+export { S4D, type S4DConfig, type S4DState } from './s4d-layer.js';

@@ -97,3 +97,32 @@ function complexDivide(a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor): 
   const den = tf.add(tf.square(c), tf.square(d));
   return [tf.div(tf.add(tf.mul(a, c), tf.mul(b, d)), den), tf.div(tf.sub(tf.mul(b, c), tf.mul(a, d)), den)];
 }
+
+/** The S4D initializations of A (Gu et al. 2022, S4D, Section 4). */
+export type S4DInit = 'lin' | 'inv' | 'real';
+
+/**
+ * Initial A = −exp(logAReal) + i·AImag for H channels and N/2 modes (Gu et al. 2022, S4D, Section 4):
+ *   lin:  A_n = −½ + iπn                       (S4D-Lin, the S4DKernel default)
+ *   inv:  A_n = −½ + i(N/π)(N/(2n+1) − 1)     (S4D-Inv)
+ *   real: A_n = −(n+1)                         (S4D-Real)
+ * Returns logAReal [H, N/2] and AImag [H, N/2] as Float32Array.
+ */
+export function s4dInitA(init: S4DInit, H: number, N: number): { logAReal: Float32Array; AImag: Float32Array } {
+  const half = N >> 1;
+  const logAReal = new Float32Array(H * half);
+  const AImag = new Float32Array(H * half);
+  for (let h = 0; h < H; h++) {
+    for (let n = 0; n < half; n++) {
+      const i = h * half + n;
+      if (init === 'real') {
+        logAReal[i] = Math.log(n + 1);
+        AImag[i] = 0;
+      } else {
+        logAReal[i] = Math.log(0.5);
+        AImag[i] = init === 'lin' ? Math.PI * n : (N / Math.PI) * (N / (2 * n + 1) - 1);
+      }
+    }
+  }
+  return { logAReal, AImag };
+}

@@ -2,7 +2,7 @@
 const VALUES: [kind: 'f' | 'i', value: number][] = [
   ['f', -87.33654], // EXP_LO
   ['f', 88.72283], // EXP_HI
-  ['f', 1.4426950408889634], // LOG2E
+  ['f', Math.LOG2E], // LOG2E
   ['f', 12582912.0], // MAGIC
   ['f', 0.693359375], // LN2_HI
   ['f', -0.00021219444], // LN2_LO
@@ -14,7 +14,7 @@ const VALUES: [kind: 'f' | 'i', value: number][] = [
   ['f', 0.50000001201], // EP5
   ['f', 1.0], // ONE
   ['i', 127], // I127
-  ['f', 0.7071067811865476], // SQRTHF
+  ['f', Math.SQRT1_2], // SQRTHF
   ['i', 2155872255], // MANT_MASK
   ['i', 1056964608], // HALF_BITS
   ['i', 126], // I126
