@@ -136,7 +136,10 @@ function filterGradient(
     [pads[1][0], wp - wd - pads[1][0]],
   ]);
   const xt = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [inChannels, hp, wp, batch]
-  const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [outHeight, outWidth, batch, outChannels]
+  // [outHeight, outWidth, batch, outChannels] (a reshape when batch = 1)
+  const dyt = (
+    dy.shape[0] === 1 ? tf.reshape(dy, [oh, ow, 1, dy.shape[3]]) : tf.transpose(dy, [1, 2, 0, 3])
+  ) as tf.Tensor4D;
   const zeroPads: Pads = [
     [0, 0],
     [0, 0],

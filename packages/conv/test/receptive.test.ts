@@ -33,8 +33,22 @@ describe('receptiveField', () => {
     ]);
     expect(receptiveField([])).toEqual({ size: 1, jump: 1 });
   });
-  it('agrees with the support of an actual dilated stack (gradient footprint)', async () => {
-    await initBackend('cpu');
+  it('rejects non-positive kernels, rates and strides', () => {
+    expect(() => receptiveField([{ kernel: 3, dilation: 0 }])).toThrow(
+      /conv\.receptiveField: layers\[0\]\.dilation must be a positive integer, got 0/,
+    );
+    expect(() => receptiveField([{ kernel: 0 }])).toThrow(ValueError);
+    expect(() => receptiveField([{ kernel: 3, stride: -1 }])).toThrow(/stride/);
+    expect(() => receptiveField([{ kernel: 3, rate: 2 } as never])).toThrow(/unknown key "rate"/);
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('effectiveReceptiveField on %s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+    expect(tf.getBackend()).toBe(backend);
+  });
+  it('agrees with the support of an actual dilated stack (gradient footprint)', () => {
     const rates = [1, 2, 4];
     const filters = rates.map(() => tf.ones([3, 3, 1, 1]));
     const erf = effectiveReceptiveField(
@@ -56,14 +70,6 @@ describe('receptiveField', () => {
       }
     }
     tf.dispose([erf, ...filters]);
-  });
-  it('rejects non-positive kernels, rates and strides', () => {
-    expect(() => receptiveField([{ kernel: 3, dilation: 0 }])).toThrow(
-      /conv\.receptiveField: layers\[0\]\.dilation must be a positive integer, got 0/,
-    );
-    expect(() => receptiveField([{ kernel: 0 }])).toThrow(ValueError);
-    expect(() => receptiveField([{ kernel: 3, stride: -1 }])).toThrow(/stride/);
-    expect(() => receptiveField([{ kernel: 3, rate: 2 } as never])).toThrow(/unknown key "rate"/);
   });
 });
 
