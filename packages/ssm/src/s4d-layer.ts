@@ -141,7 +141,7 @@ export class S4D {
     const mode = options.mode ?? 'conv';
     assertOneOf(fn, 'options.mode', mode, ['conv', 'recurrent']);
     assertRank(fn, 'u', u, 3, '[batch, H, L]');
-    const [, H, L] = u.shape as [number, number, number];
+    const [batch, H] = u.shape as [number, number, number];
     if (H !== this.dModel) throw new ShapeError(`${fn}: u.shape[1] (${H}) must equal dModel (${this.dModel})`);
     if (options.state) assertShape(fn, 'options.state', options.state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
     const out = tf.tidy(() => {
