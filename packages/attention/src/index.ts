@@ -6,3 +6,20 @@
 export { type AttentionOptions, type CausalOption } from './options.js';
 export { scaledDotProductAttention } from './sdpa.js';
 export { type FlashAttentionOptions, flashAttention, flashAttentionFused } from './flash.js';
+export { type Gau, type GauConfig, createGau } from './gau.js';
+export {
+  type FeatureMap,
+  featureMaps,
+  type LinearAttentionOptions,
+  type LinearAttentionState,
+  linearAttention,
+} from './linear.js';
+export { bigBirdMask, longformerMask, type MaskShapeOptions, slidingWindowMask, stridedMask } from './masks.js';
+export {
+  createMultiHeadAttention,
+  KVCache,
+  type MultiHeadAttention,
+  type MultiHeadAttentionConfig,
+} from './mha.js';
+export { type PerformerFeatureMap, type PerformerOptions, performerFeatureMap } from './performer.js';
+export { applyRope, type RopeOptions } from './rope.js';
