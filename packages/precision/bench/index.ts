@@ -57,7 +57,7 @@ const float16Encode = defineSuite({
   description:
     'Bulk float32 → float16 (round to nearest even) into a Uint16Array: @lab/precision SIMD and its TypeScript fallback against @petamoriken/float16 (setFloat16 loop over a DataView, and the Float16Array constructor).',
   cases: ({ quick }) => {
-    const sizes = quick ? [1 << 14] : [1 << 20, 1 << 24];
+    const sizes = quick ? [1 << 14] : [1 << 18, 1 << 24];
     return sizes.map((n): BenchCase => {
       const src = inputs(n);
       const dst = new Uint16Array(n);
@@ -67,8 +67,8 @@ const float16Encode = defineSuite({
         { name: '@lab/precision TS fallback', run: onFallback(() => toFloat16(src, dst)), work: values(n) },
         { name: '@lab/precision SIMD', run: () => void toFloat16(src, dst), work: values(n) },
       ];
-      // The DataView loop runs at ~1 M values/s: timed at up to 1 M values only.
-      if (n <= 1 << 20) {
+      // The DataView loop runs at ~1 M values/s: timed on 256 K values only.
+      if (n <= 1 << 18) {
         variants.unshift({
           name: '@petamoriken setFloat16 loop',
           run: () => {
@@ -80,7 +80,7 @@ const float16Encode = defineSuite({
       return {
         name: `n=${n}`,
         params: { n },
-        samples: n > 1 << 20 ? 3 : 5,
+        samples: n > 1 << 18 ? 3 : 5,
         variants,
         measure: () => {
           const ours = toFloat16(src);
@@ -99,7 +99,7 @@ const float16Decode = defineSuite({
   description:
     'Bulk float16 → float32 from a Uint16Array: @lab/precision SIMD and its TypeScript fallback against @petamoriken/float16 (getFloat16 loop over a DataView, and Float32Array.from(Float16Array)).',
   cases: ({ quick }) => {
-    const sizes = quick ? [1 << 14] : [1 << 20, 1 << 24];
+    const sizes = quick ? [1 << 14] : [1 << 18, 1 << 24];
     return sizes.map((n): BenchCase => {
       const bits = toFloat16(inputs(n));
       const half = new Float16Array(bits.buffer);
@@ -110,7 +110,7 @@ const float16Decode = defineSuite({
         { name: '@lab/precision TS fallback', run: onFallback(() => fromFloat16(bits, dst)), work: values(n) },
         { name: '@lab/precision SIMD', run: () => void fromFloat16(bits, dst), work: values(n) },
       ];
-      if (n <= 1 << 20) {
+      if (n <= 1 << 18) {
         variants.unshift({
           name: '@petamoriken getFloat16 loop',
           run: () => {
@@ -122,7 +122,7 @@ const float16Decode = defineSuite({
       return {
         name: `n=${n}`,
         params: { n },
-        samples: n > 1 << 20 ? 3 : 5,
+        samples: n > 1 << 18 ? 3 : 5,
         variants,
         measure: () => ({ 'mismatchedBits:vsPetamoriken': mismatches(fromFloat16(bits), Float32Array.from(half)) }),
       };
@@ -137,14 +137,14 @@ const float16Round = defineSuite({
   description:
     'Math.f16round over a Float32Array (the rounding of simulated FP16 training): @petamoriken f16round in a loop against @lab/precision roundArray (SIMD encode + decode, and the TypeScript fallback).',
   cases: ({ quick }) => {
-    const sizes = quick ? [1 << 14] : [1 << 20, 1 << 24];
+    const sizes = quick ? [1 << 14] : [1 << 18, 1 << 24];
     return sizes.map((n): BenchCase => {
       const src = inputs(n);
       const dst = new Float32Array(n);
       return {
         name: `n=${n}`,
         params: { n },
-        samples: n > 1 << 20 ? 3 : 5,
+        samples: n > 1 << 18 ? 3 : 5,
         variants: [
           {
             name: '@petamoriken f16round loop',

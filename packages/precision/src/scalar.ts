@@ -38,13 +38,12 @@ export function float32FromBits(bits: number): number {
   return scratch32[0]!;
 }
 
-/** Rounds a non-negative integer-valued `value · 2^-shift` to nearest even (value < 2^53, 1 <= shift <= 30). */
+/** Rounds `value · 2^-shift` to nearest even, in int32 arithmetic (0 <= value < 2^31, 1 <= shift <= 30). */
 function shiftRoundEven(value: number, shift: number): number {
-  const unit = 2 ** shift;
-  const q = Math.floor(value / unit);
-  const rem = value - q * unit;
-  const half = unit / 2;
-  return rem > half || (rem === half && q % 2 === 1) ? q + 1 : q;
+  const q = value >>> shift;
+  const rem = value & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  return rem > half || (rem === half && (q & 1) === 1) ? q + 1 : q;
 }
 
 // ----------------------------------------------------------------------------------------------------------
