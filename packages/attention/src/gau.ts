@@ -130,7 +130,7 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
  *   quadratic_g = relu²(Q_g K_gᵀ / C) V_g (masked inside the chunk when causal),
  *   linear_g = Q'_g Σ_h K'_hᵀ V_h / L over all chunks h, or h < g when causal.
  */
-function mixedChunk(
+export function mixedChunk(
   z: tf.Tensor,
   v: tf.Tensor,
   offsetScale: (z: tf.Tensor, i: number) => tf.Tensor,
