@@ -1,7 +1,7 @@
 /**
- * Bulk conversions between float32 arrays and float16, bfloat16 and OCP fp8 (E4M3FN, E5M2) storage, round to
- * nearest even, bit-exact with the scalar functions: WebAssembly SIMD kernels (over 1 G values/s on one core)
- * with a plain TypeScript fallback where SIMD is missing.
+ * Bulk conversions between float32 arrays and IEEE 754 binary16, bfloat16 and OCP fp8 storage (E4M3FN, E5M2;
+ * Micikevicius et al. 2022), round to nearest even, bit-exact with the scalar functions: WebAssembly SIMD
+ * kernels (throughput measured in the README) with a plain TypeScript fallback where SIMD is missing.
  *
  * src: [n] → dst: [n]; `dst` is written in place when given (same length), else allocated.
  */

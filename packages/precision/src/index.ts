@@ -14,6 +14,7 @@ export {
   toFp8E4M3,
   toFp8E5M2,
 } from './convert.js';
+export { compileKernels } from './kernels/convert.js';
 export { FORMAT_NAMES, FORMATS, type FormatInfo, type FormatName, type NarrowFormat } from './formats.js';
 export {
   bfloat16BitsToFloat32,

@@ -85,6 +85,8 @@ export function parseSafetensors(buffer: Uint8Array | ArrayBuffer): SafetensorsF
   if (high !== 0 || n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (8 + n > bytes.length) fail(`header length ${n} runs past the end of the file (${bytes.length - 8} bytes after the length)`);
   if (n < 2) fail(`header length ${n} is too small for a JSON object`);
+  // The reference implementation requires the header to start with '{' (it may end with space padding).
+  if (bytes[8] !== 0x7b) fail(`the header must start with '{', got byte 0x${bytes[8]!.toString(16).padStart(2, '0')}`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));

@@ -6,6 +6,7 @@
 import {
   analyzeRange,
   bfloat16BitsToFloat32,
+  compileKernels,
   f16round,
   FORMATS,
   type FormatName,
@@ -244,6 +245,7 @@ export const page: DemoPage = {
   async mount(root: HTMLElement): Promise<void> {
     cancelled = false;
     root.replaceChildren();
+    await compileKernels(); // async compile of the SIMD kernels (no synchronous compile on the main thread)
 
     // Bit-layout explorer.
     root.append(element('h3', {}, 'Bit layout explorer'));

@@ -33,6 +33,15 @@ export interface PrecisionKernels {
 /** @lab/precision's WebAssembly kernels. */
 export const precisionKernels = defineKernelModule<PrecisionKernels>('precision', { wasmSingle, wasmShared });
 
+/**
+ * Compiles the WebAssembly kernels ahead of time (asynchronously). `initBackend` from @lab/tensor does this for
+ * every kernel module imported before it runs; call it when this package is imported later in a browser,
+ * where the main thread may refuse to compile large modules synchronously on first use.
+ */
+export async function compileKernels(): Promise<void> {
+  if (useWasmKernels()) await precisionKernels.compile('single');
+}
+
 /** The narrow storage kinds of the bulk kernels. */
 export type Narrow = 'f16' | 'bf16' | 'e4m3' | 'e5m2';
 
