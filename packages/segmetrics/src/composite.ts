@@ -20,7 +20,9 @@ function codes(x: tf.Tensor, C: number, ignoreIndex: number | undefined, useIgno
 }
 
 function bincount(index: tf.Tensor, size: number): tf.Tensor {
-  return tf.denseBincount(tf.reshape(index, [-1]) as tf.Tensor1D, tf.tensor1d([], 'int32'), size);
+  // Arithmetic with a JS number promotes int32 to float32: cast back (indices < 2^24 are exact).
+  const flat = tf.reshape(tf.cast(index, 'int32'), [-1]) as tf.Tensor1D;
+  return tf.denseBincount(flat, tf.tensor1d([], 'int32'), size);
 }
 
 /** Downloads and disposes a counts tensor. */
@@ -77,7 +79,7 @@ export function confusionMatrixTfjs(
     tf.tidy(() => {
       const t = tf.cast(target, 'int32');
       const p = tf.cast(pred, 'int32');
-      let index = tf.add(tf.mul(t, C), p);
+      let index = tf.cast(tf.add(tf.mul(t, C), p), 'int32');
       if (options.ignoreIndex !== undefined) {
         index = tf.where(tf.equal(t, options.ignoreIndex), tf.scalar(C * C, 'int32'), index);
       }
