@@ -4,7 +4,7 @@
  * materialises the L × S score matrix; the backward pass recomputes the probabilities block by block from the
  * saved logsumexp.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import {
   assertInteger,
   assertOneOf,

@@ -3,7 +3,7 @@
  * on WebAssembly SIMD kernels), multi-head attention with RoPE and a KV cache, linear attention, Performer
  * FAVOR+, GAU / FLASH mixed-chunk attention and sparse attention masks, for tfjs.
  */
-export { type AttentionOptions, type CausalOption } from './options.js';
+export type { AttentionOptions, CausalOption } from './options.js';
 export { scaledDotProductAttention } from './sdpa.js';
 export { type FlashAttentionOptions, flashAttention, flashAttentionFused } from './flash.js';
 export { type Gau, type GauConfig, createGau } from './gau.js';

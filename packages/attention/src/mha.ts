@@ -162,7 +162,7 @@ export function createMultiHeadAttention(config: MultiHeadAttentionConfig, rng: 
         const kAll = tf.concat([cache.k, k], 2) as tf.Tensor4D;
         const vAll = tf.concat([cache.v, v], 2) as tf.Tensor4D;
         // T new queries against length + T keys: bottom-right causality lines them up with their positions.
-        const o = attend(q, kAll, vAll, { causal: causal ? true : false });
+        const o = attend(q, kAll, vAll, { causal });
         return [kAll, vAll, output(o, B, L)] as const;
       });
       cache.dispose();

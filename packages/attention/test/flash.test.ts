@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setForceKernelFallback, testing } from '@lab/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flashAttention, scaledDotProductAttention } from '../src/index.js';
+import { flashAttention } from '../src/index.js';
 import { caseInputs, cases, errorAgainst } from './helpers.js';
 
 for (const fallback of [false, true]) {
