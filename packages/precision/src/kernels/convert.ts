@@ -5,7 +5,7 @@
  * The WebAssembly path streams the input through the module's memory in chunks that stay in cache: copy a
  * chunk in, convert it, copy the result out.
  */
-import { defineKernelModule, useWasmKernels } from '@lab/tensor';
+import { defineKernelModule, threadCount, useWasmKernels } from '@lab/tensor';
 import { wasmShared, wasmSingle } from '../generated/wasm.js';
 import {
   bf16BitsToF32Bits,
@@ -56,11 +56,56 @@ const MIN_WASM = 64;
 
 type NarrowArray = Uint16Array | Uint8Array;
 
+/** With the worker pool running, arrays of at least this many values are split across its threads. */
+const PARALLEL_MIN = 1 << 20;
+/** Values per round on the pool (bounds the WebAssembly memory a call takes: 24 MiB for float16). */
+const PARALLEL_BLOCK = 1 << 22;
+
+/**
+ * Runs one conversion kernel over `n` values on the worker pool: a round copies a large block in, every thread
+ * converts its share (the kernels take `(part, parts)`), and the block is copied out.
+ */
+function runParallel(
+  kernel: keyof PrecisionKernels,
+  extra: number[],
+  n: number,
+  inWidth: number,
+  outWidth: number,
+  copyIn: (memory: ArrayBufferLike, ptr: number, start: number, count: number) => void,
+  copyOut: (memory: ArrayBufferLike, ptr: number, start: number, count: number) => void,
+): void {
+  const threads = threadCount();
+  precisionKernels.withArena((arena) => {
+    const block = Math.min(PARALLEL_BLOCK, Math.ceil(n / 16) * 16);
+    const pin = arena.alloc(inWidth * block);
+    const pout = arena.alloc(outWidth * block);
+    for (let start = 0; start < n; start += block) {
+      const count = Math.min(block, n - start);
+      copyIn(precisionKernels.memory.buffer, pin, start, count);
+      precisionKernels.run(kernel, [pin, pout, count, ...extra], 4 * threads);
+      copyOut(precisionKernels.memory.buffer, pout, start, count);
+    }
+  });
+}
+
 /** float32 → narrow patterns with the WebAssembly kernels. `dst` has `src.length` elements. */
 export function encodeWasm(kind: Narrow, src: Float32Array, dst: NarrowArray, saturate: boolean): void {
   const width = WIDTH[kind];
   const kernel = ENCODE[kind];
   const n = src.length;
+  if (n >= PARALLEL_MIN && threadCount() > 1) {
+    runParallel(
+      kernel,
+      kind === 'e4m3' || kind === 'e5m2' ? [saturate ? 1 : 0] : [],
+      n,
+      4,
+      width,
+      (memory, ptr, start, count) => new Float32Array(memory, ptr, count).set(src.subarray(start, start + count)),
+      (memory, ptr, start, count) =>
+        dst.set(width === 2 ? new Uint16Array(memory, ptr, count) : new Uint8Array(memory, ptr, count), start),
+    );
+    return;
+  }
   precisionKernels.withArena((arena) => {
     const chunk = Math.min(CHUNK, Math.ceil(n / 16) * 16);
     const pin = arena.alloc(4 * chunk);
@@ -84,6 +129,20 @@ export function decodeWasm(kind: Narrow, src: NarrowArray, dst: Float32Array): v
   const width = WIDTH[kind];
   const kernel = DECODE[kind];
   const n = src.length;
+  if (n >= PARALLEL_MIN && threadCount() > 1) {
+    const dstBits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+    runParallel(
+      kernel,
+      [],
+      n,
+      width,
+      4,
+      (memory, ptr, start, count) =>
+        (width === 2 ? new Uint16Array(memory, ptr, count) : new Uint8Array(memory, ptr, count)).set(src.subarray(start, start + count)),
+      (memory, ptr, start, count) => dstBits.set(new Uint32Array(memory, ptr, count), start),
+    );
+    return;
+  }
   precisionKernels.withArena((arena) => {
     const chunk = Math.min(CHUNK, Math.ceil(n / 16) * 16);
     const pin = arena.alloc(width * chunk);
