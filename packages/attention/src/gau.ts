@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInteger, assertKnownOptions, assertOneOf, assertRank, formatShape, type Rng, ShapeError } from '@lab/tensor';
-import { exclusiveCumsumAxis1 } from './linear.js';
+import { exclusiveCumsumAxis1, lowerTriangle } from './linear.js';
 import { applyRope } from './rope.js';
 
 export interface GauConfig {
@@ -104,7 +104,7 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
         const q = offsetScale(zRaw, 0);
         const k = offsetScale(zRaw, 1);
         let kernel = tf.square(tf.relu(tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), L))); // [B, L, L]
-        if (causal) kernel = tf.mul(kernel, tf.linalg.bandPart(tf.ones([L, L]), -1, 0));
+        if (causal) kernel = tf.mul(kernel, lowerTriangle(L));
         mixed = tf.matMul(kernel as tf.Tensor3D, vRaw as tf.Tensor3D);
       } else {
         mixed = mixedChunk(zRaw, vRaw, offsetScale, B, L, e, s, chunkSize, causal);
@@ -153,7 +153,7 @@ export function mixedChunk(
   const linQ = chunks(offsetScale(z, 2), s);
   const linK = chunks(offsetScale(z, 3), s);
   let kernel = tf.square(tf.relu(tf.div(tf.matMul(quadQ, quadK, false, true), C))); // [B·G, C, C]
-  if (causal) kernel = tf.mul(kernel, tf.linalg.bandPart(tf.ones([C, C]), -1, 0));
+  if (causal) kernel = tf.mul(kernel, lowerTriangle(C));
   const quadratic = tf.matMul(kernel as tf.Tensor3D, vc); // [B·G, C, e]
   const chunkKv = tf.reshape(tf.div(tf.matMul(linK, vc, true, false), L), [B, G, s * e]); // per chunk K'ᵀV / L
   const kv = causal ? exclusiveCumsumAxis1(chunkKv) : tf.tile(tf.sum(chunkKv, 1, true), [1, G, 1]); // [B, G, s·e]

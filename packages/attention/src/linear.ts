@@ -64,6 +64,16 @@ export interface LinearAttentionOptions {
 
 const FN = 'attention.linearAttention';
 
+/**
+ * The lower-triangular [n, n] matrix of ones (j ≤ i), built on the host. (tf.linalg.bandPart mixes dtypes
+ * through chained tensor methods, which fail when two copies of tfjs-core are loaded, as under tsx.)
+ */
+export function lowerTriangle(n: number): tf.Tensor2D {
+  const data = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) data.fill(1, i * n, i * n + i + 1);
+  return tf.tensor2d(data, [n, n]);
+}
+
 /** Repeats kv heads for grouped-query attention: [B, Hkv, S, X] → [B, Hkv·G, S, X]. */
 function repeatHeads(x: tf.Tensor, group: number): tf.Tensor {
   if (group === 1) return x;
@@ -173,7 +183,7 @@ export function linearAttention(
       num = tf.matMul(fq as tf.Tensor4D, kvEnd as tf.Tensor4D);
       den = tf.sum(tf.mul(fq, tf.expandDims(zEnd, 2)), -1);
     } else if (mode === 'parallel') {
-      const tril = tf.linalg.bandPart(tf.ones([L, L]), -1, 0);
+      const tril = lowerTriangle(L);
       const a = tf.mul(tf.matMul(fq as tf.Tensor4D, fk as tf.Tensor4D, false, true), tril); // [B, H, L, L]
       num = tf.add(tf.matMul(a as tf.Tensor4D, vv as tf.Tensor4D), tf.matMul(fq as tf.Tensor4D, kv0 as tf.Tensor4D));
       den = tf.add(tf.sum(a, -1), tf.sum(tf.mul(fq, tf.expandDims(z0, 2)), -1));
@@ -233,7 +243,7 @@ function chunked(
   const chunkZ = tf.reshape(tf.sum(kc, 1), [BH, N, F]);
   const kvBefore = tf.add(exclusiveCumsumAxis1(chunkKv), tf.reshape(kv0, [BH, 1, F * Dv])); // state before each chunk
   const zBefore = tf.add(exclusiveCumsumAxis1(chunkZ), tf.reshape(z0, [BH, 1, F]));
-  const tril = tf.linalg.bandPart(tf.ones([C, C]), -1, 0);
+  const tril = lowerTriangle(C);
   const a = tf.mul(tf.matMul(qc, kc, false, true), tril); // [BH·N, C, C]
   const intra = tf.matMul(a, vc); // [BH·N, C, Dv]
   const inter = tf.matMul(qc, tf.reshape(kvBefore, [BH * N, F, Dv])); // [BH·N, C, Dv]
