@@ -1,4 +1,108 @@
-// WebAssembly SIMD kernels (see packages/tensor/assembly/index.ts for the conventions).
-export function version(): i32 {
-  return 1;
+// WebAssembly SIMD kernels of @lab/conv (conventions: packages/tensor/assembly/index.ts — byte offsets and
+// sizes, row-major float32, no allocation, (part, parts) last for kernels the worker pool may split).
+
+/**
+ * Filter gradient of a dilated, strided 2-D convolution (channels-last), without im2col:
+ *   dw[a, b, c, o] = Σ_{n,i,j} xp[n, i·sh + a·dh, j·sw + b·dw, c] · dy[n, i, j, o]
+ * xp: the input already padded/cropped to [n, hp, wp, c]; dy: [n, ho, wo, o]; dw: [kh, kw, c, o].
+ * Requires c % 4 == 0 and o % 8 == 0 (the caller pads channels with zeros).
+ *
+ * One work item is a 4 × 8 block (4 input channels × 8 output channels) of one tap: eight f32x4 accumulators,
+ * one 16-byte load of x (splatted lane by lane) and two loads of dy per pixel. Pixels are visited row by row
+ * so that the rows of x and dy in use stay in cache; items are split over parts and each part writes only its
+ * own blocks of dw (overwriting them).
+ */
+export function conv2d_filter_grad(
+  xp: usize,
+  dy: usize,
+  dw: usize,
+  n: i32,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  ho: i32,
+  wo: i32,
+  o: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dwid: i32,
+  part: i32,
+  parts: i32,
+): void {
+  const cBlocks = c >> 2;
+  const oPanels = o >> 3;
+  const perTap = cBlocks * oPanels;
+  const items = kh * kw * perTap;
+  const start = (items * part) / parts;
+  const end = (items * (part + 1)) / parts;
+  const zero = f32x4.splat(0);
+  // zero this part's blocks
+  for (let it = start; it < end; it++) {
+    const tap = it / perTap;
+    const rem = it - tap * perTap;
+    const c0 = (rem / oPanels) << 2;
+    const o0 = (rem % oPanels) << 3;
+    for (let r = 0; r < 4; r++) {
+      const dst = dw + ((<usize>tap * <usize>c + <usize>(c0 + r)) * <usize>o + <usize>o0) * 4;
+      v128.store(dst, zero);
+      v128.store(dst, zero, 16);
+    }
+  }
+  const xStep = <usize>(sw * c) * 4;
+  const dStep = <usize>o * 4;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < ho; i++) {
+      const dyRow = dy + <usize>((b * ho + i) * wo) * <usize>o * 4;
+      for (let it = start; it < end; it++) {
+        const tap = it / perTap;
+        const rem = it - tap * perTap;
+        const c0 = (rem / oPanels) << 2;
+        const o0 = (rem % oPanels) << 3;
+        const ta = tap / kw;
+        const tb = tap - ta * kw;
+        let xptr = xp + ((<usize>(b * hp + i * sh + ta * dh) * <usize>wp + <usize>(tb * dwid)) * <usize>c + <usize>c0) * 4;
+        let dptr = dyRow + <usize>o0 * 4;
+        const out = dw + ((<usize>tap * <usize>c + <usize>c0) * <usize>o + <usize>o0) * 4;
+        const rowBytes = <usize>o * 4;
+        let acc00 = v128.load(out);
+        let acc01 = v128.load(out, 16);
+        let acc10 = v128.load(out + rowBytes);
+        let acc11 = v128.load(out + rowBytes, 16);
+        let acc20 = v128.load(out + 2 * rowBytes);
+        let acc21 = v128.load(out + 2 * rowBytes, 16);
+        let acc30 = v128.load(out + 3 * rowBytes);
+        let acc31 = v128.load(out + 3 * rowBytes, 16);
+        for (let j = 0; j < wo; j++) {
+          const xv = v128.load(xptr);
+          const d0 = v128.load(dptr);
+          const d1 = v128.load(dptr, 16);
+          const x0 = f32x4.splat(f32x4.extract_lane(xv, 0));
+          const x1 = f32x4.splat(f32x4.extract_lane(xv, 1));
+          const x2 = f32x4.splat(f32x4.extract_lane(xv, 2));
+          const x3 = f32x4.splat(f32x4.extract_lane(xv, 3));
+          acc00 = f32x4.add(acc00, f32x4.mul(x0, d0));
+          acc01 = f32x4.add(acc01, f32x4.mul(x0, d1));
+          acc10 = f32x4.add(acc10, f32x4.mul(x1, d0));
+          acc11 = f32x4.add(acc11, f32x4.mul(x1, d1));
+          acc20 = f32x4.add(acc20, f32x4.mul(x2, d0));
+          acc21 = f32x4.add(acc21, f32x4.mul(x2, d1));
+          acc30 = f32x4.add(acc30, f32x4.mul(x3, d0));
+          acc31 = f32x4.add(acc31, f32x4.mul(x3, d1));
+          xptr += xStep;
+          dptr += dStep;
+        }
+        v128.store(out, acc00);
+        v128.store(out, acc01, 16);
+        v128.store(out + rowBytes, acc10);
+        v128.store(out + rowBytes, acc11, 16);
+        v128.store(out + 2 * rowBytes, acc20);
+        v128.store(out + 2 * rowBytes, acc21, 16);
+        v128.store(out + 3 * rowBytes, acc30);
+        v128.store(out + 3 * rowBytes, acc31, 16);
+      }
+    }
+  }
 }

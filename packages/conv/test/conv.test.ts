@@ -1,6 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, initBackend, ShapeError, testing, ValueError } from '@lab/tensor';
+import { createRng, initBackend, ShapeError, setForceKernelFallback, testing, ValueError } from '@lab/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   causalConv1d,
@@ -10,6 +10,7 @@ import {
   dilatedDepthwiseConv2d,
   type Padding2d,
 } from '../src/index.js';
+import { filterGradient, type Plan } from '../src/conv2d.js';
 import fixtures from './fixtures/conv.json' with { type: 'json' };
 import { type Arr, type RefGeometry, referenceConv, referenceGrads, samePads } from './reference.js';
 
@@ -263,6 +264,122 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       );
       expect(back.leaked).toBe(0);
       tf.dispose(back.result);
+    });
+  });
+
+  describe('filter gradient kernel (WebAssembly SIMD and TypeScript fallback) = composite', () => {
+    const plans: [string, number[], number[], Plan][] = [
+      [
+        'd=2 s=1 same, 64→64 channels',
+        [1, 9, 10, 64],
+        [3, 3],
+        {
+          stride: [1, 1],
+          dilation: [2, 2],
+          pads: [
+            [2, 2],
+            [2, 2],
+          ],
+        },
+      ],
+      [
+        'd=(2,3) s=2, odd channels 3→5, batch 2',
+        [2, 13, 12, 3],
+        [3, 3],
+        {
+          stride: [2, 2],
+          dilation: [2, 3],
+          pads: [
+            [1, 0],
+            [3, 2],
+          ],
+        },
+      ],
+      [
+        'd=3 s=(1,3), 5→9, kernel 2×4',
+        [2, 11, 17, 5],
+        [2, 4],
+        {
+          stride: [1, 3],
+          dilation: [3, 1],
+          pads: [
+            [0, 0],
+            [0, 4],
+          ],
+        },
+      ],
+      [
+        'd=1 s=1 valid, 4→8',
+        [1, 6, 7, 4],
+        [3, 3],
+        {
+          stride: [1, 1],
+          dilation: [1, 1],
+          pads: [
+            [0, 0],
+            [0, 0],
+          ],
+        },
+      ],
+      [
+        'padding beyond what is read',
+        [1, 5, 5, 2],
+        [1, 1],
+        {
+          stride: [3, 3],
+          dilation: [1, 1],
+          pads: [
+            [4, 1],
+            [2, 5],
+          ],
+        },
+      ],
+    ];
+    it.each(plans)('%s', (_, xShape, kernel, plan) => {
+      const [n, h, w, c] = xShape as [number, number, number, number];
+      const [kh, kw] = kernel as [number, number];
+      const oh =
+        Math.floor(
+          (h + plan.pads[0][0] + plan.pads[0][1] - ((kh - 1) * plan.dilation[0] + 1)) / plan.stride[0],
+        ) + 1;
+      const ow =
+        Math.floor(
+          (w + plan.pads[1][0] + plan.pads[1][1] - ((kw - 1) * plan.dilation[1] + 1)) / plan.stride[1],
+        ) + 1;
+      const o = c === 64 ? 64 : c + 4;
+      const x = tf.tensor(createRng(1).normalData(n * h * w * c), [n, h, w, c]) as tf.Tensor4D;
+      const dy = tf.tensor(createRng(2).normalData(n * oh * ow * o), [n, oh, ow, o]) as tf.Tensor4D;
+      const ref = referenceGrads(
+        asArr(x),
+        { data: new Float64Array(kh * kw * c * o), shape: [kh, kw, c, o] },
+        dy.dataSync(),
+        {
+          stride: [plan.stride[0], plan.stride[1]],
+          dilation: [plan.dilation[0], plan.dilation[1]],
+          pads: [
+            [plan.pads[0][0], plan.pads[0][1]],
+            [plan.pads[1][0], plan.pads[1][1]],
+          ],
+        },
+      ).dw;
+      const composite = filterGradient(dy, x, [kh, kw], plan, 'composite');
+      const fused = filterGradient(dy, x, [kh, kw], plan, 'fused');
+      setForceKernelFallback(true);
+      const fallback = filterGradient(dy, x, [kh, kw], plan, 'fused');
+      setForceKernelFallback(false);
+      expect(fused.shape).toEqual([kh, kw, c, o]);
+      for (const t of [composite, fused, fallback])
+        expect(testing.relativeError(t.dataSync(), ref)).toBeLessThan(1e-5);
+      // the fused op's gradient (bilinear: recomputed through the composite) equals the composite's
+      const r = tf.tensor(createRng(3).normalData(kh * kw * c * o), [kh, kw, c, o]);
+      const grads = (impl: 'fused' | 'composite') =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(filterGradient(b as tf.Tensor4D, a as tf.Tensor4D, [kh, kw], plan, impl), r)),
+        )([x, dy]);
+      const [gf, gc] = [grads('fused'), grads('composite')];
+      expect(testing.relativeError(gf[0]!.dataSync(), gc[0]!.dataSync())).toBeLessThan(1e-5);
+      expect(testing.relativeError(gf[1]!.dataSync(), gc[1]!.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([x, dy, composite, fused, fallback, r, ...gf, ...gc]);
     });
   });
 
