@@ -289,19 +289,15 @@ function histLogits<T>(
   const rowBytes = <usize>C << 2;
   for (let i = start; i < end; i++) {
     const row = logits + <usize>i * rowBytes;
+    // Branch-free running argmax: a later value wins only when strictly greater, or when it is the first NaN
+    // (once best is NaN nothing wins: NaN compares false both ways).
     let best = load<f32>(row);
     let arg = 0;
-    if (!isNaN<f32>(best)) {
-      for (let c = 1; c < C; c++) {
-        const v = load<f32>(row + (<usize>c << 2));
-        if (v > best) {
-          best = v;
-          arg = c;
-        } else if (isNaN<f32>(v)) {
-          arg = c;
-          break;
-        }
-      }
+    for (let c = 1; c < C; c++) {
+      const v = load<f32>(row + (<usize>c << 2));
+      const wins = (v > best) | (isNaN<f32>(v) & !isNaN<f32>(best));
+      best = select<f32>(v, best, wins);
+      arg = select<i32>(c, arg, wins);
     }
     const b = codeOf<T>(t, i, C, ignore, ignoreMode & 1) * S + arg;
     bump(base + <usize>(i & 3) * histBytes + (<usize>b << 2));

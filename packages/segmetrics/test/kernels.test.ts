@@ -152,6 +152,18 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     tf.dispose([t, p]);
   });
 
+  it('bool, int32 and float32 tensors are read in place (the wasm backend view) and counted exactly', () => {
+    const t = tf.tensor([true, false, true, true, false, false], [2, 3], 'bool');
+    const p = tf.tensor([1, 0, 0, 1, 1, 0], [2, 3], 'int32');
+    const pf = tf.cast(p, 'float32');
+    const before = tf.memory().numTensors;
+    const expected = [2, 1, 1, 2]; // rows = target
+    expect(Array.from(confusionMatrix(p, t, { numClasses: 2 }))).toEqual(expected);
+    expect(Array.from(confusionMatrix(pf, t, { numClasses: 2 }))).toEqual(expected);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([t, p, pf]);
+  });
+
   it('counts stay exact in float64 and chunking (more pixels than one chunk) changes nothing', () => {
     const n = (1 << 20) * 2 + 123;
     const t = new Uint8Array(n);
