@@ -115,11 +115,16 @@ export class Mamba {
     this.dConv = sizes.dConv;
     this.dInner = sizes.dInner;
     this.dtRank = sizes.dtRank;
-    const v = (t: tf.Tensor) => tf.variable(t, true);
+    // tf.variable shares the data of its initial value: dispose the initial tensor so nothing is left behind.
+    const v = (t: tf.Tensor) => {
+      const variable = tf.variable(t, true);
+      t.dispose();
+      return variable;
+    };
     const w = weights;
     this.inProj = v(tf.tidy(() => tf.transpose(w['in_proj.weight']!)));
     this.convWeight = v(tf.tidy(() => tf.reshape(w['conv1d.weight']!, [sizes.dInner, sizes.dConv])));
-    this.convBias = v(tf.tidy(() => tf.clone(w['conv1d.bias']!)));
+    this.convBias = v(tf.clone(w['conv1d.bias']!));
     this.xProj = v(tf.tidy(() => tf.transpose(w['x_proj.weight']!)));
     this.dtProj = v(tf.tidy(() => tf.transpose(w['dt_proj.weight']!)));
     this.dtBias = v(tf.tidy(() => tf.clone(w['dt_proj.bias']!)));
@@ -187,7 +192,7 @@ export class Mamba {
       } as Record<string, tf.Tensor>;
     });
     const block = new Mamba(s, weights);
-    tf.dispose(Object.values(weights));
+    tf.dispose(Object.values(weights)); // the variables hold their own references
     return block;
   }
 

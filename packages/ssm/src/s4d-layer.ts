@@ -46,7 +46,12 @@ export class S4D {
   private constructor(dModel: number, dState: number, params: Record<string, tf.Tensor>) {
     this.dModel = dModel;
     this.dState = dState;
-    const v = (t: tf.Tensor) => tf.variable(t, true);
+    // tf.variable shares the data of its initial value: dispose the initial tensor so nothing is left behind.
+    const v = (t: tf.Tensor) => {
+      const variable = tf.variable(t, true);
+      t.dispose();
+      return variable;
+    };
     this.logDt = v(params.logDt!);
     this.C = v(params.C!);
     this.logAReal = v(params.logAReal!);

@@ -50,10 +50,15 @@ export class MixerModel {
 
   private constructor(config: MixerModelConfig, embedding: tf.Tensor | null, layers: Mamba[], norms: tf.Tensor[], normF: tf.Tensor) {
     this.config = { ...config, normEpsilon: config.normEpsilon ?? 1e-5 };
-    this.embedding = embedding ? tf.variable(embedding, true) : null;
+    const v = (t: tf.Tensor) => {
+      const variable = tf.variable(t, true);
+      t.dispose(); // the variable shares its data
+      return variable;
+    };
+    this.embedding = embedding ? v(embedding) : null;
     this.layers = layers;
-    this.norms = norms.map((n) => tf.variable(n, true));
-    this.normF = tf.variable(normF, true);
+    this.norms = norms.map(v);
+    this.normF = v(normF);
   }
 
   private static check(fn: string, config: MixerModelConfig): MambaConfig {

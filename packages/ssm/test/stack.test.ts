@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initBackend, testing } from '@lab/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MixerModel, rmsNorm } from '../src/index.js';
+import { Mamba, MixerModel, rmsNorm, S4D } from '../src/index.js';
 
 describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
   beforeAll(async () => {
@@ -43,5 +43,21 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     expect(model.logits(full).shape).toEqual([2, 7, 11]);
     model.dispose();
     again.dispose();
+  });
+});
+
+describe('ownership', () => {
+  it('creating, reloading and disposing models leaves no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    const m = MixerModel.create({ dModel: 8, dState: 4, nLayer: 2, vocabSize: 5 }, createRng(1));
+    const s = S4D.create({ dModel: 4, dState: 8 }, createRng(2));
+    const sd = m.layers[0]!.stateDict();
+    const block = Mamba.fromStateDict({ dModel: 8, dState: 4 }, sd);
+    tf.dispose(Object.values(sd));
+    expect(tf.memory().numTensors).toBe(before + m.variables.length + s.variables.length + block.variables.length);
+    m.dispose();
+    s.dispose();
+    block.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

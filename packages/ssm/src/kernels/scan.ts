@@ -17,6 +17,17 @@ import { kernels } from './module.js';
 
 const TABLE = constantTable();
 
+let threadLimit = Number.POSITIVE_INFINITY;
+
+/** Caps the threads the scan kernels split over (for benchmarks: 1 = single thread with the pool running). */
+export function setScanThreadLimit(limit: number): void {
+  threadLimit = limit >= 1 ? limit : Number.POSITIVE_INFINITY;
+}
+
+function threads(): number {
+  return Math.min(threadCount(), threadLimit);
+}
+
 function flagBits(f: ScanFlags, hasZ: boolean): number {
   return (f.deltaSoftplus ? 1 : 0) | (f.variableB ? 2 : 0) | (f.variableC ? 4 : 0) | (hasZ ? 8 : 0);
 }
@@ -71,7 +82,7 @@ function writeTransposed(arena: Arena, data: Float32Array, batch: number, rows: 
   const src = arena.write(data);
   const dst = arena.allocF32(batch * cols * dstStride);
   if (dstStride !== rows) arena.fillF32(dst, batch * cols * dstStride, 0);
-  const parts = Math.max(1, Math.min(batch * Math.ceil(rows / 8), 4 * threadCount()));
+  const parts = Math.max(1, threads() > 1 ? Math.min(batch * Math.ceil(rows / 8), 4 * threads()) : 1);
   kernels.run('transpose', [src, dst, batch, rows, cols, cols, dstStride, rows * cols, cols * dstStride], parts);
   return dst;
 }
@@ -79,7 +90,7 @@ function writeTransposed(arena: Arena, data: Float32Array, batch: number, rows: 
 /** Reads [batch, rows, srcStride] (first `cols` of each row) back transposed to [batch, cols, rows]. */
 function readTransposed(arena: Arena, ptr: number, batch: number, rows: number, cols: number, srcStride: number): Float32Array {
   const dst = arena.allocF32(batch * rows * cols);
-  const parts = Math.max(1, Math.min(batch * Math.ceil(rows / 8), 4 * threadCount()));
+  const parts = Math.max(1, threads() > 1 ? Math.min(batch * Math.ceil(rows / 8), 4 * threads()) : 1);
   kernels.run('transpose', [ptr, dst, batch, rows, cols, srcStride, rows, rows * srcStride, cols * rows], parts);
   return arena.readF32(dst, batch * rows * cols);
 }
@@ -111,7 +122,7 @@ export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32
   return kernels.withArena((arena) => {
     const p = writeOperands(arena, x, f);
     const blocks = batch * (p.dp / 4);
-    const parts = Math.max(1, Math.min(blocks, 8 * threadCount()));
+    const parts = Math.max(1, threads() > 1 ? Math.min(blocks, 8 * threads()) : 1);
     const pout = arena.allocF32(batch * L * p.dp);
     const args = [arena.write(TABLE), p.u, p.delta, p.z, p.At, p.B, p.C, p.Dv, p.bias, p.state, pout, batch, p.dp, L, N, flagBits(f, !!x.z)];
     kernels.run('scan_fwd', args, parts);
@@ -129,7 +140,7 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
   return kernels.withArena((arena) => {
     const p = writeOperands(arena, x, f);
     const blocks = p.dp / 4;
-    const groups = Math.max(1, Math.min(blocks, Math.ceil((2 * threadCount()) / batch)));
+    const groups = Math.max(1, Math.min(blocks, Math.ceil((2 * threads()) / batch)));
     const parts = batch * groups;
     const scratchBytes = kernels.exports.scan_bwd_scratch_bytes(L, N, flags);
     const rows = batch * p.dp * L;

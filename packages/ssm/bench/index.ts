@@ -1,0 +1,254 @@
+/**
+ * Benchmarks of @lab/ssm: the fused selective scan (WebAssembly SIMD, sequential in L, vectorised over
+ * channels) against mamba's selective_scan_ref written in tfjs ops, forward and forward + backward, on one
+ * thread and on the worker pool; Mamba decoding (step) against a full forward; S4D convolution mode (FFT)
+ * against recurrent mode as L grows.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng, initThreads, setForceKernelFallback, testing, threadsUnavailableReason } from '@lab/tensor';
+import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
+import { MixerModel, S4D, selectiveScan } from '../src/index.js';
+import { setScanThreadLimit } from '../src/kernels/scan.js';
+
+interface ScanInputs {
+  u: tf.Tensor;
+  delta: tf.Tensor;
+  A: tf.Tensor;
+  B: tf.Tensor;
+  C: tf.Tensor;
+  D: tf.Tensor;
+  z: tf.Tensor;
+  deltaBias: tf.Tensor;
+}
+
+function scanInputs(batch: number, dim: number, N: number, L: number): ScanInputs {
+  const rng = createRng(1);
+  return tf.tidy(() => ({
+    u: rng.normal([batch, dim, L]),
+    delta: tf.sub(tf.mul(rng.normal([batch, dim, L]), 0.5), 2),
+    A: tf.neg(tf.exp(tf.mul(rng.uniform([dim, N]), Math.log(N)))),
+    B: rng.normal([batch, N, L]),
+    C: rng.normal([batch, N, L]),
+    D: rng.normal([dim]),
+    z: rng.normal([batch, dim, L]),
+    deltaBias: tf.mul(rng.normal([dim]), 0.1),
+  }));
+}
+
+type Impl = 'fused' | 'composite';
+const scan = (x: ScanInputs, impl: Impl) =>
+  selectiveScan(x.u, x.delta, x.A, x.B, x.C, { D: x.D, z: x.z, deltaBias: x.deltaBias, deltaSoftplus: true, impl });
+
+const scanBackward = (x: ScanInputs, impl: Impl) => {
+  const grads = tf.grads((u: tf.Tensor, delta: tf.Tensor, A: tf.Tensor, B: tf.Tensor, C: tf.Tensor) =>
+    selectiveScan(u, delta, A, B, C, { D: x.D, z: x.z, deltaBias: x.deltaBias, deltaSoftplus: true, impl }),
+  )([x.u, x.delta, x.A, x.B, x.C]);
+  tf.dispose(grads);
+};
+
+/** A scan case: Bt, D, N, L; the work unit is one (batch, channel, step, state) update. */
+function scanCase(
+  batch: number,
+  dim: number,
+  N: number,
+  L: number,
+  backward: boolean,
+  variants: ('composite' | 'fused' | 'fallback')[],
+  samples?: number,
+): BenchCase {
+  let x: ScanInputs | undefined;
+  const work = { amount: batch * dim * N * L, unit: 'state updates' };
+  const label = { composite: 'selective_scan_ref (tfjs composite)', fused: 'fused (wasm SIMD)', fallback: 'fused (TS fallback)' };
+  return {
+    name: `Bt=${batch} D=${dim} N=${N} L=${L}`,
+    params: { batch, dim, N, L },
+    samples,
+    setup: () => {
+      x = scanInputs(batch, dim, N, L);
+    },
+    teardown: () => {
+      tf.dispose(x ? Object.values(x) : []);
+      x = undefined;
+    },
+    variants: variants.map((v) => ({
+      name: label[v],
+      work,
+      run: () => {
+        const impl: Impl = v === 'composite' ? 'composite' : 'fused';
+        setForceKernelFallback(v === 'fallback');
+        try {
+          if (backward) scanBackward(x!, impl);
+          else tf.dispose(scan(x!, impl));
+        } finally {
+          setForceKernelFallback(false);
+        }
+      },
+    })),
+    measure: () => {
+      const a = scan(x!, 'fused');
+      const b = scan(x!, 'composite');
+      const error = testing.relativeError(a.dataSync(), b.dataSync());
+      tf.dispose([a, b]);
+      return { 'error:fused-vs-composite': error };
+    },
+  };
+}
+
+const scanForward = defineSuite({
+  id: 'ssm/selective-scan-forward',
+  title: 'Selective scan forward: fused SIMD kernel vs selective_scan_ref in tfjs ops',
+  description:
+    "Mamba's selective scan (input-dependent B and C, D, z gate, softplus Δ) as the tfjs composite of selective_scan_ref against the fused WebAssembly SIMD kernel (one thread) and its TypeScript fallback. Throughput in (batch, channel, step, state) updates per second.",
+  cases: ({ quick }) =>
+    quick
+      ? [scanCase(1, 32, 16, 64, false, ['composite', 'fused', 'fallback'])]
+      : [
+          scanCase(2, 128, 16, 256, false, ['composite', 'fused', 'fallback']),
+          scanCase(2, 512, 16, 1024, false, ['composite', 'fused'], 3),
+        ],
+  charts: [{ title: 'Selective scan forward throughput', x: 'L', y: 'throughput' }],
+});
+
+const scanBackwardSuite = defineSuite({
+  id: 'ssm/selective-scan-backward',
+  title: 'Selective scan forward + backward: fused reverse-scan kernel vs tfjs autodiff of selective_scan_ref',
+  description:
+    'Gradients of the scan with respect to u, Δ, A, B and C: tfjs differentiating the composite (a tape of L steps) against the fused forward and the fused backward kernel (states recomputed, adjoint scan in reverse).',
+  cases: ({ quick }) =>
+    quick
+      ? [scanCase(1, 32, 16, 64, true, ['composite', 'fused'])]
+      : [scanCase(2, 128, 16, 256, true, ['composite', 'fused']), scanCase(2, 512, 16, 1024, true, ['composite', 'fused'], 2)],
+});
+
+const scanThreads = defineSuite({
+  id: 'ssm/selective-scan-threads',
+  title: 'Selective scan on the worker pool',
+  description:
+    'The fused forward and backward kernels split over (batch × channel-block) parts on the worker pool, against the same kernels on one thread (baseline).',
+  cases: ({ quick }) => {
+    const reason = threadsUnavailableReason();
+    if (reason) return [];
+    const [batch, dim, N, L] = quick ? [1, 64, 16, 64] : [2, 512, 16, 1024];
+    return [false, true].map((backward): BenchCase => {
+      let x: ScanInputs | undefined;
+      const work = { amount: batch * dim * N * L, unit: 'state updates' };
+      const run = (limit: number) => () => {
+        setScanThreadLimit(limit);
+        try {
+          if (backward) scanBackward(x!, 'fused');
+          else tf.dispose(scan(x!, 'fused'));
+        } finally {
+          setScanThreadLimit(0);
+        }
+      };
+      return {
+        name: `${backward ? 'forward + backward' : 'forward'} Bt=${batch} D=${dim} L=${L}`,
+        params: { backward, L },
+        setup: async () => {
+          await initThreads();
+          x = scanInputs(batch, dim, N, L);
+        },
+        teardown: async () => {
+          tf.dispose(x ? Object.values(x) : []);
+          x = undefined;
+          await initThreads(1);
+        },
+        variants: [
+          { name: 'fused, 1 thread', work, run: run(1) },
+          { name: 'fused, worker pool', work, run: run(0) },
+        ],
+      };
+    });
+  },
+});
+
+const mambaDecode = defineSuite({
+  id: 'ssm/mamba-decode',
+  title: 'Mamba stack: step() decoding vs a full forward',
+  description:
+    'A 4-layer dModel = 256 Mamba stack (MixerModel shape): L tokens decoded one step() at a time (constant work per token, the generation path) against one forward pass over the L tokens (the training / prompt path). Work unit: tokens.',
+  cases: ({ quick }) => {
+    const dModel = quick ? 64 : 256;
+    const nLayer = quick ? 2 : 4;
+    const lengths = quick ? [8] : [16, 64];
+    return lengths.map((L): BenchCase => {
+      let model: MixerModel | undefined;
+      let x: tf.Tensor | undefined;
+      const work = { amount: L, unit: 'tokens' };
+      return {
+        name: `dModel=${dModel} layers=${nLayer} L=${L}`,
+        params: { L, dModel, nLayer },
+        samples: 3,
+        setup: () => {
+          model = MixerModel.create({ dModel, nLayer }, createRng(2));
+          x = createRng(3).normal([1, L, dModel]);
+        },
+        teardown: () => {
+          model?.dispose();
+          x?.dispose();
+        },
+        variants: [
+          {
+            name: `${L} × step()`,
+            work,
+            run: () => {
+              let state = model!.initState(1);
+              for (let t = 0; t < L; t++) {
+                const xt = tf.slice(x!, [0, t, 0], [-1, 1, -1]);
+                const r = model!.step(xt, state);
+                for (const s of state) tf.dispose([s.convState, s.ssmState]);
+                tf.dispose([xt, r.hidden]);
+                state = r.state;
+              }
+              for (const s of state) tf.dispose([s.convState, s.ssmState]);
+            },
+          },
+          { name: 'forward (L tokens at once)', work, run: () => tf.dispose(model!.forward(x!)) },
+        ],
+      };
+    });
+  },
+});
+
+const s4dModes = defineSuite({
+  id: 'ssm/s4d-modes',
+  title: 'S4D layer: recurrent mode vs convolution mode (FFT) as L grows',
+  description:
+    'An S4D layer (H = 64, N = 64) over L steps: the recurrence step by step (baseline, O(L) sequential tfjs ops) against the convolution mode (S4D kernel + our FFT causal convolution, O(L log L)).',
+  cases: ({ quick }) => {
+    const H = quick ? 8 : 64;
+    const lengths = quick ? [32, 64] : [64, 256, 1024, 4096];
+    return lengths.map((L): BenchCase => {
+      let layer: S4D | undefined;
+      let u: tf.Tensor | undefined;
+      const work = { amount: L, unit: 'steps' };
+      return {
+        name: `H=${H} L=${L}`,
+        params: { L, H },
+        samples: L >= 4096 ? 3 : undefined,
+        setup: () => {
+          layer = S4D.create({ dModel: H, dState: 64 }, createRng(4));
+          u = createRng(5).normal([1, H, L]);
+        },
+        teardown: () => {
+          layer?.dispose();
+          u?.dispose();
+        },
+        variants: [
+          { name: 'recurrent mode', work, run: () => tf.dispose(layer!.forward(u!, { mode: 'recurrent' })) },
+          { name: 'convolution mode (FFT)', work, run: () => tf.dispose(layer!.forward(u!, { mode: 'conv' })) },
+        ],
+        measure: () => {
+          const a = layer!.forward(u!, { mode: 'conv' });
+          const b = layer!.forward(u!, { mode: 'recurrent' });
+          const error = testing.relativeError(a.dataSync(), b.dataSync());
+          tf.dispose([a, b]);
+          return { 'error:conv-vs-recurrent': error };
+        },
+      };
+    });
+  },
+  charts: [{ title: 'S4D time vs L', x: 'L', y: 'time', logX: true, logY: true }],
+});
+
+export const suites: BenchSuite[] = [scanForward, scanBackwardSuite, scanThreads, mambaDecode, s4dModes];
