@@ -6,9 +6,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initThreads, testing, threadCount, threadsUnavailableReason } from '@lab/tensor';
 import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
-import { flashAttention, linearAttention, scaledDotProductAttention } from '../src/index.js';
+import {
+  flashAttention,
+  flashKernelMemory,
+  linearAttention,
+  scaledDotProductAttention,
+} from '../src/index.js';
 import { setFlashThreadLimit } from '../src/kernels/flash.js';
-import { attentionKernels } from '../src/kernels/module.js';
 import { naiveAttention } from '../src/sdpa.js';
 
 type Attn = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o: { causal: boolean }) => tf.Tensor;
@@ -26,18 +30,22 @@ function makeInputs(H: number, L: number, D: number, seed = 1): Inputs {
 
 /** Peak bytes of one call: tfjs tensors plus the attention kernels' WebAssembly arena. */
 async function peakBytes(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
-  attentionKernels.resetPeak();
-  const arenaBefore = attentionKernels.peakBytes;
+  flashKernelMemory.resetPeak();
+  const arenaBefore = flashKernelMemory.peakBytes;
   const info = await tf.profile(() => {
     const r = f();
     tf.dispose(r);
     return [];
   });
-  return info.peakBytes + Math.max(0, attentionKernels.peakBytes - arenaBefore);
+  return info.peakBytes + Math.max(0, flashKernelMemory.peakBytes - arenaBefore);
 }
 
 const forwardBackward = (fn: Attn, x: Inputs, causal: boolean) => () => {
-  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => fn(a, b, c, { causal }))([x.q, x.k, x.v]);
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => fn(a, b, c, { causal }))([
+    x.q,
+    x.k,
+    x.v,
+  ]);
   tf.dispose(grads);
 };
 
@@ -54,13 +62,16 @@ function attentionCases(quick: boolean, backward: boolean): BenchCase[] {
       const variant = (name: string, fn: Attn) => ({
         name,
         work,
-        run: backward ? () => forwardBackward(fn, x!, causal)() : () => tf.dispose(fn(x!.q, x!.k, x!.v, { causal })),
+        run: backward
+          ? () => forwardBackward(fn, x!, causal)()
+          : () => tf.dispose(fn(x!.q, x!.k, x!.v, { causal })),
       });
       const variants = [
         variant('composite (2-D products)', scaledDotProductAttention),
         variant('flashAttention (wasm SIMD)', flashAttention),
       ];
-      if (!quick && L <= 1024 && !backward) variants.push(variant('naive composite (batched matMul)', naiveAttention));
+      if (!quick && L <= 1024 && !backward)
+        variants.push(variant('naive composite (batched matMul)', naiveAttention));
       cases.push({
         name: `L=${L}${causal ? ' causal' : ''}`,
         params: { L, causal, heads: H, headDim: D },
@@ -88,7 +99,9 @@ function attentionCases(quick: boolean, backward: boolean): BenchCase[] {
             // L = 16 384 on one head: the composite would need a 1 GiB score matrix per head; flash streams it.
             const big = makeInputs(1, 16384, D, 2);
             const t0 = performance.now();
-            result['peakBytes:flash:L16384H1'] = await peakBytes(() => flashAttention(big.q, big.k, big.v, { causal: true }));
+            result['peakBytes:flash:L16384H1'] = await peakBytes(() =>
+              flashAttention(big.q, big.k, big.v, { causal: true }),
+            );
             result['seconds:flash:L16384H1causal'] = (performance.now() - t0) / 1000;
             tf.dispose([big.q, big.k, big.v]);
           }
@@ -108,7 +121,14 @@ const flashForward = defineSuite({
     'Exact softmax attention at B = 1, H = 8, D = 64: the tiled online-softmax WebAssembly SIMD kernel against the composite on 2-D products (and the textbook batched composite up to L = 1024), with peak memory.',
   cases: ({ quick }) => attentionCases(quick, false),
   charts: [
-    { title: 'Forward time, non-causal', x: 'L', y: 'time', logX: true, logY: true, where: { causal: false } },
+    {
+      title: 'Forward time, non-causal',
+      x: 'L',
+      y: 'time',
+      logX: true,
+      logY: true,
+      where: { causal: false },
+    },
     { title: 'Forward time, causal', x: 'L', y: 'time', logX: true, logY: true, where: { causal: true } },
     { title: 'Peak bytes', x: 'L', y: 'peakBytes', logX: true, logY: true, where: { causal: false } },
   ],
@@ -120,7 +140,9 @@ const flashBackward = defineSuite({
   description:
     'tf.grads of attention with respect to q, k and v: FlashAttention-2 backward by recomputation from the logsumexp against the composite whose gradient uses the same 2-D products.',
   cases: ({ quick }) => attentionCases(quick, true),
-  charts: [{ title: 'Forward + backward time', x: 'L', y: 'time', logX: true, logY: true, where: { causal: false } }],
+  charts: [
+    { title: 'Forward + backward time', x: 'L', y: 'time', logX: true, logY: true, where: { causal: false } },
+  ],
 });
 
 /**
@@ -195,7 +217,10 @@ const linearScaling = defineSuite({
         },
         teardown: () => tf.dispose(x ? [x.q, x.k, x.v] : []),
         variants: [
-          { name: 'flashAttention causal (exact)', run: () => tf.dispose(flashAttention(x!.q, x!.k, x!.v, { causal: true })) },
+          {
+            name: 'flashAttention causal (exact)',
+            run: () => tf.dispose(flashAttention(x!.q, x!.k, x!.v, { causal: true })),
+          },
           {
             name: 'linearAttention causal, chunked',
             run: () => tf.dispose(linearAttention(x!.q, x!.k, x!.v, { causal: true, mode: 'chunked' })),

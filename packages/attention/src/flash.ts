@@ -15,7 +15,14 @@ import {
   toHost,
   ValueError,
 } from '@lab/tensor';
-import { broadcastStrides, type FlashProblem, flashBackwardHost, flashForwardHost, type Strided } from './kernels/flash.js';
+import {
+  broadcastStrides,
+  type FlashProblem,
+  flashBackwardHost,
+  flashForwardHost,
+  type Strided,
+} from './kernels/flash.js';
+import { attentionKernels } from './kernels/module.js';
 import { type AttentionOptions, type ResolvedAttention, resolveAttention } from './options.js';
 import { compositeAttentionWithLse } from './sdpa.js';
 
@@ -81,7 +88,15 @@ const flashOp = defineOp<[tf.Tensor, tf.Tensor, tf.Tensor], FlashAttrs>({
   // FlashAttention-2's backward: P recomputed from q, k and the saved lse, block by block.
   gradient: (dy, { inputs: [q, k, v], output, saved: [lse], attrs }) => {
     const [qh, kh, vh, oh, lh, dh] = [q, k, v, output, lse!, dy].map(toHost) as HostTensor[];
-    const { dq, dk, dv } = flashBackwardHost(problemOf(attrs), qh!.data, kh!.data, vh!.data, oh!.data, lh!.data, dh!.data);
+    const { dq, dk, dv } = flashBackwardHost(
+      problemOf(attrs),
+      qh!.data,
+      kh!.data,
+      vh!.data,
+      oh!.data,
+      lh!.data,
+      dh!.data,
+    );
     return [
       fromHost({ data: dq, shape: q.shape }),
       fromHost({ data: dk, shape: k.shape }),
@@ -107,7 +122,12 @@ export function flashAttention(
   v: tf.Tensor,
   options: FlashAttentionOptions & { returnLse: true },
 ): { out: tf.Tensor4D; lse: tf.Tensor3D };
-export function flashAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options?: FlashAttentionOptions): tf.Tensor4D;
+export function flashAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  options?: FlashAttentionOptions,
+): tf.Tensor4D;
 export function flashAttention(
   q: tf.Tensor,
   k: tf.Tensor,
@@ -130,3 +150,16 @@ export function flashAttention(
 export function flashAttentionFused(): boolean {
   return flashOp.fusedAvailable('auto');
 }
+
+/**
+ * Peak bytes the attention kernels held in their WebAssembly memory since the last reset (inputs copied in,
+ * tiles, outputs): with `tf.profile`'s peakBytes, the whole memory of a fused call.
+ */
+export const flashKernelMemory = {
+  get peakBytes(): number {
+    return attentionKernels.peakBytes;
+  },
+  resetPeak(): void {
+    attentionKernels.resetPeak();
+  },
+};

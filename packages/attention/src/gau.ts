@@ -4,7 +4,15 @@
  * and the result gates U; FLASH's mixed-chunk attention is quadratic inside chunks and linear across them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertInteger, assertKnownOptions, assertOneOf, assertRank, formatShape, type Rng, ShapeError } from '@lab/tensor';
+import {
+  assertInteger,
+  assertKnownOptions,
+  assertOneOf,
+  assertRank,
+  formatShape,
+  type Rng,
+  ShapeError,
+} from '@lab/tensor';
 import { exclusiveCumsumAxis1, lowerTriangle } from './linear.js';
 import { applyRope } from './rope.js';
 
@@ -53,7 +61,15 @@ function normalise(x: tf.Tensor): tf.Tensor {
  * Gaussian with std 0.02 (as the paper), gamma Gaussian with std 0.02, beta zero, biases zero.
  */
 export function createGau(config: GauConfig, rng: Rng): Gau {
-  assertKnownOptions(FN, config, ['dModel', 'expansion', 'qkDim', 'causal', 'rope', 'attention', 'chunkSize']);
+  assertKnownOptions(FN, config, [
+    'dModel',
+    'expansion',
+    'qkDim',
+    'causal',
+    'rope',
+    'attention',
+    'chunkSize',
+  ]);
   const {
     dModel: d,
     expansion = 2,
@@ -91,19 +107,28 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
 
   const forward = (x: tf.Tensor): tf.Tensor3D => {
     assertRank('Gau.forward', 'x', x, 3, '[batch, seqLen, dModel]');
-    if (x.shape[2] !== d) throw new ShapeError(`Gau.forward: x must have dModel = ${d} features, got shape ${formatShape(x.shape)}`);
+    if (x.shape[2] !== d)
+      throw new ShapeError(
+        `Gau.forward: x must have dModel = ${d} features, got shape ${formatShape(x.shape)}`,
+      );
     return tf.tidy(() => {
       const [B, L] = x.shape as [number, number, number];
       const uvz = tf.reshape(
         tf.add(tf.matMul(tf.reshape(normalise(x), [B * L, d]), weights.wUV), weights.bUV),
         [B, L, 2 * e + s],
       );
-      const [uRaw, vRaw, zRaw] = tf.split(tf.mul(uvz, tf.sigmoid(uvz)), [e, e, s], -1) as [tf.Tensor, tf.Tensor, tf.Tensor]; // SiLU
+      const [uRaw, vRaw, zRaw] = tf.split(tf.mul(uvz, tf.sigmoid(uvz)), [e, e, s], -1) as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ]; // SiLU
       let mixed: tf.Tensor; // [B, L, e]
       if (attention === 'quadratic') {
         const q = offsetScale(zRaw, 0);
         const k = offsetScale(zRaw, 1);
-        let kernel = tf.square(tf.relu(tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), L))); // [B, L, L]
+        let kernel = tf.square(
+          tf.relu(tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), L)),
+        ); // [B, L, L]
         if (causal) kernel = tf.mul(kernel, lowerTriangle(L));
         mixed = tf.matMul(kernel as tf.Tensor3D, vRaw as tf.Tensor3D);
       } else {
@@ -146,7 +171,16 @@ export function mixedChunk(
   const pad = G * C - L;
   // Padding after the last token (v = 0 there), so it adds nothing to any output.
   const chunks = (x: tf.Tensor, width: number) =>
-    tf.reshape(pad ? tf.pad(x, [[0, 0], [0, pad], [0, 0]]) : x, [B * G, C, width]) as tf.Tensor3D;
+    tf.reshape(
+      pad
+        ? tf.pad(x, [
+            [0, 0],
+            [0, pad],
+            [0, 0],
+          ])
+        : x,
+      [B * G, C, width],
+    ) as tf.Tensor3D;
   const vc = chunks(v, e);
   const quadQ = chunks(offsetScale(z, 0), s);
   const quadK = chunks(offsetScale(z, 1), s);

@@ -5,7 +5,12 @@
  */
 export type { AttentionOptions, CausalOption } from './options.js';
 export { scaledDotProductAttention } from './sdpa.js';
-export { type FlashAttentionOptions, flashAttention, flashAttentionFused } from './flash.js';
+export {
+  type FlashAttentionOptions,
+  flashAttention,
+  flashAttentionFused,
+  flashKernelMemory,
+} from './flash.js';
 export { type Gau, type GauConfig, createGau } from './gau.js';
 export {
   type FeatureMap,
@@ -14,7 +19,13 @@ export {
   type LinearAttentionState,
   linearAttention,
 } from './linear.js';
-export { bigBirdMask, longformerMask, type MaskShapeOptions, slidingWindowMask, stridedMask } from './masks.js';
+export {
+  bigBirdMask,
+  longformerMask,
+  type MaskShapeOptions,
+  slidingWindowMask,
+  stridedMask,
+} from './masks.js';
 export {
   createMultiHeadAttention,
   KVCache,

@@ -104,7 +104,12 @@ export function linearAttention(
   v: tf.Tensor,
   options: LinearAttentionOptions & { returnState: true },
 ): { out: tf.Tensor; state: LinearAttentionState };
-export function linearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options?: LinearAttentionOptions): tf.Tensor;
+export function linearAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  options?: LinearAttentionOptions,
+): tf.Tensor;
 export function linearAttention(
   q: tf.Tensor,
   k: tf.Tensor,
@@ -124,17 +129,26 @@ export function linearAttention(
   assertRank(FN, 'q', q, 4, QKV_LAYOUT);
   assertRank(FN, 'k', k, 4, QKV_LAYOUT);
   assertRank(FN, 'v', v, 4, '[batch, heads, seqLen, valueDim]');
-  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) assertDtype(FN, name, t, ['float32']);
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const)
+    assertDtype(FN, name, t, ['float32']);
   const [B, Hq, L, D] = q.shape as [number, number, number, number];
   const [, Hkv, S] = k.shape as [number, number, number, number];
   const Dv = v.shape[3]!;
   assertSameSize(FN, 'k.shape[0]', k.shape[0]!, 'q.shape[0] (batch)', B);
   assertSameSize(FN, 'k.shape[3]', k.shape[3]!, 'q.shape[3] (headDim)', D);
   if (v.shape[0] !== B || v.shape[1] !== Hkv || v.shape[2] !== S) {
-    throw new ShapeError(`${FN}: v must be [${B},${Hkv},${S},valueDim] like k, got shape ${formatShape(v.shape)}`);
+    throw new ShapeError(
+      `${FN}: v must be [${B},${Hkv},${S},valueDim] like k, got shape ${formatShape(v.shape)}`,
+    );
   }
   if (Hq % Hkv !== 0) {
-    throw new ShapeError(`${FN}: the kv heads k.shape[1] (${Hkv}) must divide the query heads q.shape[1] (${Hq})`);
+    throw new ShapeError(
+      `${FN}: the kv heads k.shape[1] (${Hkv}) must divide the query heads q.shape[1] (${Hq})`,
+    );
   }
   const {
     causal = false,
@@ -150,14 +164,24 @@ export function linearAttention(
   assertOneOf(FN, 'mode', mode, ['chunked', 'parallel', 'recurrent']);
   assertInteger(FN, 'chunkSize', chunkSize, 1);
   assertNumber(FN, 'eps', eps, { min: 0 });
-  if (typeof featureMap !== 'function') assertOneOf(FN, 'featureMap', featureMap, ['elu+1', 'relu', 'identity']);
+  if (typeof featureMap !== 'function')
+    assertOneOf(FN, 'featureMap', featureMap, ['elu+1', 'relu', 'identity']);
   if (causal && S !== L) {
-    throw new ShapeError(`${FN}: causal linear attention needs as many keys as queries (S = L), got L=${L}, S=${S}`);
+    throw new ShapeError(
+      `${FN}: causal linear attention needs as many keys as queries (S = L), got L=${L}, S=${S}`,
+    );
   }
   if (initialState !== undefined) {
-    if (!causal) throw new ValueError(`${FN}: initialState needs causal: true (a state summarises earlier tokens)`);
+    if (!causal)
+      throw new ValueError(`${FN}: initialState needs causal: true (a state summarises earlier tokens)`);
     assertShape(FN, 'initialState.z', initialState.z, [B, Hq, null], '[batch, heads, features]');
-    assertShape(FN, 'initialState.kv', initialState.kv, [B, Hq, initialState.z.shape[2]!, Dv], '[batch, heads, features, valueDim]');
+    assertShape(
+      FN,
+      'initialState.kv',
+      initialState.kv,
+      [B, Hq, initialState.z.shape[2]!, Dv],
+      '[batch, heads, features, valueDim]',
+    );
   }
   const phi: FeatureMap = typeof featureMap === 'function' ? featureMap : featureMaps[featureMap];
 
@@ -167,9 +191,12 @@ export function linearAttention(
     const fk = repeatHeads(phi(k, 'key'), Hq / Hkv); // [B, H, S, F]
     const vv = repeatHeads(v, Hq / Hkv); // [B, H, S, Dv]
     const F = fq.shape[3]!;
-    if (fk.shape[3] !== F) throw new ShapeError(`${FN}: the feature map gave ${F} query features but ${fk.shape[3]} key features`);
+    if (fk.shape[3] !== F)
+      throw new ShapeError(`${FN}: the feature map gave ${F} query features but ${fk.shape[3]} key features`);
     if (initialState && initialState.z.shape[2] !== F) {
-      throw new ShapeError(`${FN}: initialState has ${initialState.z.shape[2]} features, the feature map gives ${F}`);
+      throw new ShapeError(
+        `${FN}: initialState has ${initialState.z.shape[2]} features, the feature map gives ${F}`,
+      );
     }
     const kv0 = initialState?.kv ?? tf.zeros([B, Hq, F, Dv]);
     const z0 = initialState?.z ?? tf.zeros([B, Hq, F]);
@@ -185,7 +212,10 @@ export function linearAttention(
     } else if (mode === 'parallel') {
       const tril = lowerTriangle(L);
       const a = tf.mul(tf.matMul(fq as tf.Tensor4D, fk as tf.Tensor4D, false, true), tril); // [B, H, L, L]
-      num = tf.add(tf.matMul(a as tf.Tensor4D, vv as tf.Tensor4D), tf.matMul(fq as tf.Tensor4D, kv0 as tf.Tensor4D));
+      num = tf.add(
+        tf.matMul(a as tf.Tensor4D, vv as tf.Tensor4D),
+        tf.matMul(fq as tf.Tensor4D, kv0 as tf.Tensor4D),
+      );
       den = tf.add(tf.sum(a, -1), tf.sum(tf.mul(fq, tf.expandDims(z0, 2)), -1));
       kvEnd = tf.add(kv0, tf.matMul(fk as tf.Tensor4D, vv as tf.Tensor4D, true, false));
       zEnd = tf.add(z0, tf.sum(fk, 2));
@@ -234,7 +264,15 @@ function chunked(
   const N = Math.ceil(L / C);
   const pad = N * C - L;
   // Zero φ(k) and v past L: they sit after every real token, so they change nothing.
-  const padT = (x: tf.Tensor) => (pad ? tf.pad(x, [[0, 0], [0, 0], [0, pad], [0, 0]]) : x);
+  const padT = (x: tf.Tensor) =>
+    pad
+      ? tf.pad(x, [
+          [0, 0],
+          [0, 0],
+          [0, pad],
+          [0, 0],
+        ])
+      : x;
   const BH = B * H;
   const qc = tf.reshape(padT(fq), [BH * N, C, F]);
   const kc = tf.reshape(padT(fk), [BH * N, C, F]);

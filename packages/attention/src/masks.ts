@@ -53,7 +53,10 @@ export function slidingWindowMask(
   assertInteger(fn, 'window[0] (left)', left, 0);
   assertInteger(fn, 'window[1] (right)', right0, 0);
   const right = options.causal ? 0 : right0;
-  return toTensor(build(seqLen, S, (i, j) => j >= i - left && j <= i + right), [seqLen, S]);
+  return toTensor(
+    build(seqLen, S, (i, j) => j >= i - left && j <= i + right),
+    [seqLen, S],
+  );
 }
 
 /**
@@ -68,7 +71,12 @@ export function slidingWindowMask(
 export function stridedMask(
   seqLen: number,
   stride: number,
-  options: MaskShapeOptions & { mode?: 'strided' | 'fixed'; summary?: number; causal?: boolean; combine?: boolean } = {},
+  options: MaskShapeOptions & {
+    mode?: 'strided' | 'fixed';
+    summary?: number;
+    causal?: boolean;
+    combine?: boolean;
+  } = {},
 ): tf.Tensor {
   const fn = 'attention.stridedMask';
   assertKnownOptions(fn, options, ['keyLength', 'mode', 'summary', 'causal', 'combine']);
@@ -86,7 +94,11 @@ export function stridedMask(
     mode === 'strided'
       ? (i: number, j: number) => past(i, j) && (((i - j) % stride) + stride) % stride === 0
       : (i: number, j: number) => past(i, j) && j % stride >= stride - summary;
-  if (combine) return toTensor(build(seqLen, S, (i, j) => first(i, j) || second(i, j)), [seqLen, S]);
+  if (combine)
+    return toTensor(
+      build(seqLen, S, (i, j) => first(i, j) || second(i, j)),
+      [seqLen, S],
+    );
   const a = build(seqLen, S, first);
   const b = build(seqLen, S, second);
   const both = new Uint8Array(2 * seqLen * S);
@@ -133,7 +145,13 @@ export function longformerMask(
  */
 export function bigBirdMask(
   seqLen: number,
-  options: { blockSize: number; windowBlocks?: number; globalBlocks?: number; randomBlocks?: number; seed?: number },
+  options: {
+    blockSize: number;
+    windowBlocks?: number;
+    globalBlocks?: number;
+    randomBlocks?: number;
+    seed?: number;
+  },
 ): tf.Tensor {
   const fn = 'attention.bigBirdMask';
   assertKnownOptions(fn, options, ['blockSize', 'windowBlocks', 'globalBlocks', 'randomBlocks', 'seed']);
@@ -141,7 +159,8 @@ export function bigBirdMask(
   const { blockSize, windowBlocks = 3, globalBlocks = 1, randomBlocks = 2, seed = 0 } = options;
   assertInteger(fn, 'blockSize', blockSize, 1, seqLen);
   assertInteger(fn, 'windowBlocks', windowBlocks, 1);
-  if (windowBlocks % 2 !== 1) throw new ValueError(`${fn}: windowBlocks must be odd (a centred window), got ${windowBlocks}`);
+  if (windowBlocks % 2 !== 1)
+    throw new ValueError(`${fn}: windowBlocks must be odd (a centred window), got ${windowBlocks}`);
   assertInteger(fn, 'globalBlocks', globalBlocks, 0);
   assertInteger(fn, 'randomBlocks', randomBlocks, 0);
   const n = Math.ceil(seqLen / blockSize);

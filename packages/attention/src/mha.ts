@@ -82,17 +82,23 @@ export function createMultiHeadAttention(config: MultiHeadAttentionConfig, rng: 
   const numKVHeads = config.numKVHeads ?? numHeads;
   assertInteger(fn, 'config.numKVHeads', numKVHeads, 1, numHeads);
   if (numHeads % numKVHeads !== 0) {
-    throw new ValueError(`${fn}: config.numKVHeads (${numKVHeads}) must divide config.numHeads (${numHeads})`);
+    throw new ValueError(
+      `${fn}: config.numKVHeads (${numKVHeads}) must divide config.numHeads (${numHeads})`,
+    );
   }
   if (config.headDim === undefined && dModel % numHeads !== 0) {
-    throw new ValueError(`${fn}: config.numHeads (${numHeads}) must divide config.dModel (${dModel}), or give headDim`);
+    throw new ValueError(
+      `${fn}: config.numHeads (${numHeads}) must divide config.dModel (${dModel}), or give headDim`,
+    );
   }
   const headDim = config.headDim ?? dModel / numHeads;
   assertInteger(fn, 'config.headDim', headDim, 1);
   const causal = config.causal ?? false;
   const impl = config.impl ?? 'flash';
   assertOneOf(fn, 'config.impl', impl, ['flash', 'composite']);
-  const rope = config.rope ? { base: (typeof config.rope === 'object' ? config.rope.base : undefined) ?? 10000 } : false;
+  const rope = config.rope
+    ? { base: (typeof config.rope === 'object' ? config.rope.base : undefined) ?? 10000 }
+    : false;
   if (rope && headDim % 2 !== 0) throw new ValueError(`${fn}: rope needs an even headDim, got ${headDim}`);
 
   const glorot = (fanIn: number, fanOut: number) => {
@@ -114,7 +120,9 @@ export function createMultiHeadAttention(config: MultiHeadAttentionConfig, rng: 
   const check = (x: tf.Tensor, name: string) => {
     assertRank(name, 'x', x, 3, '[batch, seqLen, dModel]');
     if (x.shape[2] !== dModel) {
-      throw new ShapeError(`${name}: x must have dModel = ${dModel} features, got shape ${formatShape(x.shape)}`);
+      throw new ShapeError(
+        `${name}: x must have dModel = ${dModel} features, got shape ${formatShape(x.shape)}`,
+      );
     }
   };
 
@@ -150,12 +158,17 @@ export function createMultiHeadAttention(config: MultiHeadAttentionConfig, rng: 
     },
     initCache(batch) {
       assertInteger('MultiHeadAttention.initCache', 'batch', batch, 1);
-      return new KVCache(tf.zeros([batch, numKVHeads, 0, headDim]), tf.zeros([batch, numKVHeads, 0, headDim]));
+      return new KVCache(
+        tf.zeros([batch, numKVHeads, 0, headDim]),
+        tf.zeros([batch, numKVHeads, 0, headDim]),
+      );
     },
     step(x, cache) {
       check(x, 'MultiHeadAttention.step');
       if (!(cache instanceof KVCache) || cache.k.shape[0] !== x.shape[0]) {
-        throw new ValueError(`MultiHeadAttention.step: cache must be a KVCache from initCache(${x.shape[0]})`);
+        throw new ValueError(
+          `MultiHeadAttention.step: cache must be a KVCache from initCache(${x.shape[0]})`,
+        );
       }
       const [k2, v2, y] = tf.tidy(() => {
         const { q, k, v, B, L } = heads(x, cache.length);

@@ -87,14 +87,17 @@ export function resolveAttention(
   assertSameSize(fn, 'k.shape[0]', k.shape[0]!, 'q.shape[0] (batch)', batch);
   assertSameSize(fn, 'k.shape[3]', k.shape[3]!, 'q.shape[3] (headDim)', D);
   if (v.shape.some((d, i) => d !== k.shape[i])) {
-    throw new ShapeError(`${fn}: v must have the shape of k ${formatShape(k.shape)}, got shape ${formatShape(v.shape)}`);
+    throw new ShapeError(
+      `${fn}: v must have the shape of k ${formatShape(k.shape)}, got shape ${formatShape(v.shape)}`,
+    );
   }
   if (headsQ % headsKV !== 0) {
     throw new ShapeError(
       `${fn}: the kv heads k.shape[1] (${headsKV}) must divide the query heads q.shape[1] (${headsQ}) (grouped-query attention)`,
     );
   }
-  if (D === 0) throw new ShapeError(`${fn}: headDim must be at least 1, got q of shape ${formatShape(q.shape)}`);
+  if (D === 0)
+    throw new ShapeError(`${fn}: headDim must be at least 1, got q of shape ${formatShape(q.shape)}`);
   const scoreShape = [batch, headsQ, L, S];
   if (opts.mask !== undefined) {
     assertDtype(fn, 'mask', opts.mask, ['bool']);

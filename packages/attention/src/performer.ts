@@ -98,7 +98,8 @@ export function performerFeatureMap(options: PerformerOptions): PerformerFeature
       const proj = tf.reshape(tf.matMul(flat, projection, false, true), [...shape.slice(0, -1), m]); // W x̃
       const half = tf.mul(tf.sum(tf.square(xs), -1, true), 0.5); // |x̃|²/2
       const logits = tf.sub(proj, half);
-      const stabiliser = role === 'query' ? tf.max(logits, -1, true) : tf.max(logits, [x.rank - 2, x.rank - 1], true);
+      const stabiliser =
+        role === 'query' ? tf.max(logits, -1, true) : tf.max(logits, [x.rank - 2, x.rank - 1], true);
       return tf.add(tf.mul(tf.exp(tf.sub(logits, stabiliser)), 1 / Math.sqrt(m)), eps);
     })) as PerformerFeatureMap;
   Object.defineProperty(map, 'projection', { get: () => projection });

@@ -26,10 +26,12 @@ export function applyRope(x: tf.Tensor, options: RopeOptions = {}): tf.Tensor {
   const { offset = 0, base = 10000 } = options;
   assertInteger(fn, 'offset', offset, 0);
   assertNumber(fn, 'base', base, { exclusiveMin: 0 });
-  if (x.rank < 2) throw new ShapeError(`${fn}: x must be at least rank 2 [..., seqLen, dim], got shape [${x.shape}]`);
+  if (x.rank < 2)
+    throw new ShapeError(`${fn}: x must be at least rank 2 [..., seqLen, dim], got shape [${x.shape}]`);
   const D = x.shape[x.rank - 1]!;
   const L = x.shape[x.rank - 2]!;
-  if (D % 2 !== 0) throw new ShapeError(`${fn}: the last dimension of x must be even, got shape [${x.shape}]`);
+  if (D % 2 !== 0)
+    throw new ShapeError(`${fn}: the last dimension of x must be even, got shape [${x.shape}]`);
   const half = D / 2;
   const cos = new Float32Array(L * half);
   const sin = new Float32Array(L * half);

@@ -4,7 +4,13 @@
  * FlashAttention's bottom-right causality and sliding window.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type AttentionOptions, bandMask, hasBand, type ResolvedAttention, resolveAttention } from './options.js';
+import {
+  type AttentionOptions,
+  bandMask,
+  hasBand,
+  type ResolvedAttention,
+  resolveAttention,
+} from './options.js';
 
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -111,7 +117,11 @@ function groupsForward(
   }
   const shapeOut = [batch, r.headsQ, L, D] as [number, number, number, number];
   const out = tf.reshape(outs.length === 1 ? outs[0]! : tf.concat(outs, 0), shapeOut) as tf.Tensor4D;
-  const lse = tf.reshape(lses.length === 1 ? lses[0]! : tf.concat(lses, 0), [batch, r.headsQ, L]) as tf.Tensor3D;
+  const lse = tf.reshape(lses.length === 1 ? lses[0]! : tf.concat(lses, 0), [
+    batch,
+    r.headsQ,
+    L,
+  ]) as tf.Tensor3D;
   return { out, lse };
 }
 
@@ -145,10 +155,10 @@ function groupsBackward(
     for (let hk = 0; hk < headsKV; hk++) {
       const h0 = hk * group;
       const { qg, s } = groupScores(q, kT, bias, maskAdd, r, b, hk);
-      const p = tf.reshape(tf.exp(tf.sub(s, tf.reshape(groupRows(lseSafe, b, h0, group, 1), [group, L, 1]))), [
-        group * L,
-        S,
-      ]); // [G·L, S]
+      const p = tf.reshape(
+        tf.exp(tf.sub(s, tf.reshape(groupRows(lseSafe, b, h0, group, 1), [group, L, 1]))),
+        [group * L, S],
+      ); // [G·L, S]
       const dO = groupRows(dy, b, h0, group, D); // [G·L, D]
       const kg = tf.reshape(tf.slice(k, [b, hk, 0, 0], [1, 1, S, D]), [S, D]);
       const vt = tf.reshape(tf.slice(vT, [b, hk, 0, 0], [1, 1, D, S]), [D, S]);
@@ -161,11 +171,7 @@ function groupsBackward(
     }
   }
   const cat = (xs: tf.Tensor[]) => (xs.length === 1 ? xs[0]! : tf.concat(xs, 0));
-  const grads = [
-    tf.reshape(cat(dqs), q.shape),
-    tf.reshape(cat(dks), k.shape),
-    tf.reshape(cat(dvs), v.shape),
-  ];
+  const grads = [tf.reshape(cat(dqs), q.shape), tf.reshape(cat(dks), k.shape), tf.reshape(cat(dvs), v.shape)];
   if (bias) {
     const ds4 = tf.reshape(cat(dss), [batch, r.headsQ, L, S]);
     const axes = bias.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
@@ -180,7 +186,12 @@ function groupsBackward(
  * XNNPACK path (its batched matMul and transposeB are several times slower). Its gradient is written with
  * the same 2-D products (see groupsBackward) and checked against tfjs's automatic one in the tests.
  */
-export function compositeAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, r: ResolvedAttention): tf.Tensor4D {
+export function compositeAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  r: ResolvedAttention,
+): tf.Tensor4D {
   return compositeAttentionWithLse(q, k, v, r, false)[0];
 }
 
@@ -226,7 +237,12 @@ export function compositeAttentionWithLse(
  * The same attention written plainly with tfjs ops and differentiated by tfjs's automatic gradients (masks
  * by `where`, no custom gradient): the reference the tests hold {@link compositeAttention}'s gradient to.
  */
-export function autodiffAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options?: AttentionOptions): tf.Tensor4D {
+export function autodiffAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  options?: AttentionOptions,
+): tf.Tensor4D {
   const r = resolveAttention('attention.autodiffAttention', q, k, v, options);
   return tf.tidy(() => {
     const { batch, headsKV, group, L, S, D, scale } = r;
@@ -244,11 +260,18 @@ export function autodiffAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opti
         const qg = tf.slice(q, [b, h0, 0, 0], [1, group, L, D]);
         const kg = tf.slice(k, [b, hk, 0, 0], [1, 1, S, D]);
         const vg = tf.reshape(tf.slice(v, [b, hk, 0, 0], [1, 1, S, D]), [S, D]);
-        let s: tf.Tensor = tf.mul(tf.matMul(tf.reshape(qg, [group * L, D]), tf.reshape(kg, [S, D]), false, true), scale);
+        let s: tf.Tensor = tf.mul(
+          tf.matMul(tf.reshape(qg, [group * L, D]), tf.reshape(kg, [S, D]), false, true),
+          scale,
+        );
         s = tf.reshape(s, [group, L, S]);
         if (bias) s = tf.add(s, sliceScores(bias, b, h0, group));
         if (allow) {
-          s = tf.where(tf.broadcastTo(sliceScores(allow, b, h0, group), [group, L, S]), s, tf.scalar(Number.NEGATIVE_INFINITY));
+          s = tf.where(
+            tf.broadcastTo(sliceScores(allow, b, h0, group), [group, L, S]),
+            s,
+            tf.scalar(Number.NEGATIVE_INFINITY),
+          );
         }
         const m = tf.maximum(tf.max(s, -1, true), -FLT_MAX);
         const e = tf.exp(tf.sub(s, m));
@@ -285,7 +308,12 @@ export function scaledDotProductAttention(
  * scores and `tf.softmax` (no GQA, masks by `where`). Kept as a benchmark baseline; it takes tfjs-wasm's slow
  * batched path.
  */
-export function naiveAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options?: AttentionOptions): tf.Tensor4D {
+export function naiveAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  options?: AttentionOptions,
+): tf.Tensor4D {
   const r = resolveAttention('attention.naiveAttention', q, k, v, options);
   return tf.tidy(() => {
     let s: tf.Tensor = tf.mul(tf.matMul(q as tf.Tensor4D, k as tf.Tensor4D, false, true), r.scale); // [B, H, L, S]

@@ -5,7 +5,15 @@ import { type AttentionOptions, flashAttention, scaledDotProductAttention } from
 import { seeded } from './helpers.js';
 
 type Shape = { B: number; Hq: number; Hkv: number; L: number; S: number; D: number };
-type MaskKind = 'none' | 'causal' | 'top-left' | 'window' | 'causal-window' | 'mask' | 'bias' | 'mask+bias+causal';
+type MaskKind =
+  | 'none'
+  | 'causal'
+  | 'top-left'
+  | 'window'
+  | 'causal-window'
+  | 'mask'
+  | 'bias'
+  | 'mask+bias+causal';
 
 function options(kind: MaskKind, s: Shape, rng: ReturnType<typeof seeded>): AttentionOptions {
   switch (kind) {
@@ -24,7 +32,12 @@ function options(kind: MaskKind, s: Shape, rng: ReturnType<typeof seeded>): Atte
     case 'bias':
       return { bias: rng.normal([s.Hq, s.L, s.S]) };
     case 'mask+bias+causal':
-      return { causal: true, mask: rng.bool([s.L, s.S], 0.7), bias: rng.normal([s.B, s.Hq, 1, s.S]), scale: 0.2 };
+      return {
+        causal: true,
+        mask: rng.bool([s.L, s.S], 0.7),
+        bias: rng.normal([s.B, s.Hq, 1, s.S]),
+        scale: 0.2,
+      };
   }
 }
 
@@ -42,46 +55,51 @@ const configs: [string, Shape, MaskKind][] = [
 ];
 
 for (const fallback of [false, true]) {
-  describe.each(['cpu', 'wasm'] as const)(`flashAttention = composite on %s${fallback ? ' (fallback)' : ''}`, (backend) => {
-    beforeAll(async () => {
-      await initBackend(backend);
-      setForceKernelFallback(fallback);
-    });
-    afterAll(() => setForceKernelFallback(false));
+  describe.each(['cpu', 'wasm'] as const)(
+    `flashAttention = composite on %s${fallback ? ' (fallback)' : ''}`,
+    (backend) => {
+      beforeAll(async () => {
+        await initBackend(backend);
+        setForceKernelFallback(fallback);
+      });
+      afterAll(() => setForceKernelFallback(false));
 
-    // The largest case runs on the kernels only (the fallback is checked on the odd small shapes).
-    it.each(fallback ? configs.filter((c) => c[1].L < 1000) : configs)('%s: forward, lse and gradients agree', (_name, s, kind) => {
-      const rng = seeded(s.L * 31 + s.S * 7 + s.D);
-      const q = rng.normal([s.B, s.Hq, s.L, s.D]);
-      const k = rng.normal([s.B, s.Hkv, s.S, s.D]);
-      const v = rng.normal([s.B, s.Hkv, s.S, s.D]);
-      const dout = rng.normal([s.B, s.Hq, s.L, s.D]);
-      const opts = options(kind, s, rng);
-      const blockSize = s.S > 70 ? 32 : 64;
-      const fused = flashAttention(q, k, v, { ...opts, impl: 'fused', returnLse: true, blockSize });
-      const ref = flashAttention(q, k, v, { ...opts, impl: 'composite', returnLse: true });
-      const sdpa = scaledDotProductAttention(q, k, v, opts);
-      expect(testing.relativeError(fused.out.dataSync(), sdpa.dataSync())).toBeLessThan(2e-6);
-      expect(testing.maxAbsError(fused.out.dataSync(), ref.out.dataSync())).toBeLessThan(1e-5);
-      const lf = fused.lse.dataSync();
-      const lr = ref.lse.dataSync();
-      for (let i = 0; i < lf.length; i++) {
-        if (lr[i] === Number.NEGATIVE_INFINITY) expect(lf[i]).toBe(Number.NEGATIVE_INFINITY);
-        else expect(Math.abs(lf[i]! - lr[i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lr[i]!)));
-      }
-      const gradsOf = (impl: 'fused' | 'composite') =>
-        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => flashAttention(a, b, c, { ...opts, impl, blockSize }))(
-          [q, k, v],
-          dout,
-        );
-      const gf = gradsOf('fused');
-      const gc = gradsOf('composite');
-      for (let i = 0; i < 3; i++) {
-        expect(testing.relativeError(gf[i]!.dataSync(), gc[i]!.dataSync())).toBeLessThan(1e-5);
-      }
-      testing.disposeAll([q, k, v, dout, opts, fused, ref, sdpa, gf, gc]);
-    });
-  });
+      // The largest case runs on the kernels only (the fallback is checked on the odd small shapes).
+      it.each(fallback ? configs.filter((c) => c[1].L < 1000) : configs)(
+        '%s: forward, lse and gradients agree',
+        (_name, s, kind) => {
+          const rng = seeded(s.L * 31 + s.S * 7 + s.D);
+          const q = rng.normal([s.B, s.Hq, s.L, s.D]);
+          const k = rng.normal([s.B, s.Hkv, s.S, s.D]);
+          const v = rng.normal([s.B, s.Hkv, s.S, s.D]);
+          const dout = rng.normal([s.B, s.Hq, s.L, s.D]);
+          const opts = options(kind, s, rng);
+          const blockSize = s.S > 70 ? 32 : 64;
+          const fused = flashAttention(q, k, v, { ...opts, impl: 'fused', returnLse: true, blockSize });
+          const ref = flashAttention(q, k, v, { ...opts, impl: 'composite', returnLse: true });
+          const sdpa = scaledDotProductAttention(q, k, v, opts);
+          expect(testing.relativeError(fused.out.dataSync(), sdpa.dataSync())).toBeLessThan(2e-6);
+          expect(testing.maxAbsError(fused.out.dataSync(), ref.out.dataSync())).toBeLessThan(1e-5);
+          const lf = fused.lse.dataSync();
+          const lr = ref.lse.dataSync();
+          for (let i = 0; i < lf.length; i++) {
+            if (lr[i] === Number.NEGATIVE_INFINITY) expect(lf[i]).toBe(Number.NEGATIVE_INFINITY);
+            else expect(Math.abs(lf[i]! - lr[i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lr[i]!)));
+          }
+          const gradsOf = (impl: 'fused' | 'composite') =>
+            tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+              flashAttention(a, b, c, { ...opts, impl, blockSize }),
+            )([q, k, v], dout);
+          const gf = gradsOf('fused');
+          const gc = gradsOf('composite');
+          for (let i = 0; i < 3; i++) {
+            expect(testing.relativeError(gf[i]!.dataSync(), gc[i]!.dataSync())).toBeLessThan(1e-5);
+          }
+          testing.disposeAll([q, k, v, dout, opts, fused, ref, sdpa, gf, gc]);
+        },
+      );
+    },
+  );
 }
 
 describe.each(['cpu', 'wasm'] as const)('flashAttention invariants on %s', (backend) => {
@@ -95,7 +113,8 @@ describe.each(['cpu', 'wasm'] as const)('flashAttention invariants on %s', (back
     const k = rng.normal([1, 1, 13, 8]);
     const v = rng.normal([1, 1, 13, 8]);
     const mask = rng.bool([9, 13], 0.8);
-    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => flashAttention(a, b, c, { causal: true, mask, impl: 'fused' });
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      flashAttention(a, b, c, { causal: true, mask, impl: 'fused' });
     expect(testing.gradientCheck(f, [q, k, v], { epsilon: 1e-2, samples: 16 })).toBeLessThan(2e-2);
     testing.disposeAll([q, k, v, mask]);
   });
@@ -151,7 +170,9 @@ describe.each(['cpu', 'wasm'] as const)('flashAttention invariants on %s', (back
     const k = rng.normal([1, 2, 20, 8]);
     const v = rng.normal([1, 2, 20, 8]);
     const before = tf.memory().numTensors;
-    const { result, leaked } = testing.countLeaks(() => flashAttention(q, k, v, { causal: true, returnLse: true }));
+    const { result, leaked } = testing.countLeaks(() =>
+      flashAttention(q, k, v, { causal: true, returnLse: true }),
+    );
     expect(leaked).toBe(0);
     testing.disposeAll(result);
     const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => flashAttention(a, b, c))([q, k, v]);

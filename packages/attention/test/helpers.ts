@@ -57,7 +57,11 @@ export function seeded(seed: number) {
     },
     bool(shape: number[], pTrue: number): tf.Tensor {
       const n = shape.reduce((a, b) => a * b, 1);
-      return tf.tensor(Uint8Array.from({ length: n }, () => (next() < pTrue ? 1 : 0)), shape, 'bool');
+      return tf.tensor(
+        Uint8Array.from({ length: n }, () => (next() < pTrue ? 1 : 0)),
+        shape,
+        'bool',
+      );
     },
     int(n: number) {
       return Math.floor(next() * n);

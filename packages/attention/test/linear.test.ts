@@ -5,7 +5,16 @@ import { linearAttention, performerFeatureMap, scaledDotProductAttention } from 
 import { seeded } from './helpers.js';
 
 /** Direct O(L²) definition on the host: out_i = Σ_j a_ij v_j / Σ_j a_ij with a_ij = φ(q_i)·φ(k_j). */
-function reference(fq: Float32Array, fk: Float32Array, v: Float32Array, BH: number, L: number, F: number, Dv: number, causal: boolean) {
+function reference(
+  fq: Float32Array,
+  fk: Float32Array,
+  v: Float32Array,
+  BH: number,
+  L: number,
+  F: number,
+  Dv: number,
+  causal: boolean,
+) {
   const out = new Float64Array(BH * L * Dv);
   for (let h = 0; h < BH; h++) {
     for (let i = 0; i < L; i++) {
@@ -57,7 +66,9 @@ describe.each(['cpu', 'wasm'] as const)('linearAttention on %s', (backend) => {
     for (const r of results.slice(1)) {
       expect(testing.relativeError(r.out.dataSync(), results[0]!.out.dataSync())).toBeLessThan(1e-5);
       for (let i = 0; i < 3; i++) {
-        expect(testing.relativeError(r.grads[i]!.dataSync(), results[0]!.grads[i]!.dataSync())).toBeLessThan(1e-4);
+        expect(testing.relativeError(r.grads[i]!.dataSync(), results[0]!.grads[i]!.dataSync())).toBeLessThan(
+          1e-4,
+        );
       }
     }
     testing.disposeAll([q, k, v, dout, results]);
@@ -71,7 +82,12 @@ describe.each(['cpu', 'wasm'] as const)('linearAttention on %s', (backend) => {
     const whole = linearAttention(q, k, v, { causal: true, returnState: true });
     for (const mode of ['recurrent', 'parallel', 'chunked'] as const) {
       const part = (x: tf.Tensor, from: number, n: number) => tf.slice(x, [0, 0, from, 0], [-1, -1, n, -1]);
-      const first = linearAttention(part(q, 0, 9), part(k, 0, 9), part(v, 0, 9), { causal: true, mode, returnState: true, chunkSize: 4 });
+      const first = linearAttention(part(q, 0, 9), part(k, 0, 9), part(v, 0, 9), {
+        causal: true,
+        mode,
+        returnState: true,
+        chunkSize: 4,
+      });
       const second = linearAttention(part(q, 9, 7), part(k, 9, 7), part(v, 9, 7), {
         causal: true,
         mode,
@@ -102,7 +118,8 @@ describe.each(['cpu', 'wasm'] as const)('linearAttention on %s', (backend) => {
       )([q, k, v]);
       for (const g of grads) {
         const data = g.dataSync();
-        for (let j = t + 1; j < L; j++) expect(Array.from(data.slice(j * 4, j * 4 + 4))).toEqual([0, 0, 0, 0]);
+        for (let j = t + 1; j < L; j++)
+          expect(Array.from(data.slice(j * 4, j * 4 + 4))).toEqual([0, 0, 0, 0]);
         expect(data.slice(0, (t + 1) * 4).some((x) => x !== 0)).toBe(true);
       }
       testing.disposeAll(grads);
@@ -115,7 +132,10 @@ describe.each(['cpu', 'wasm'] as const)('linearAttention on %s', (backend) => {
     const q = rng.normal([1, 1, 9, 3]);
     const k = rng.normal([1, 1, 9, 3]);
     const v = rng.normal([1, 1, 9, 2]);
-    const err = testing.gradientCheck((a, b, c) => linearAttention(a!, b!, c!, { causal: true, chunkSize: 4 }), [q, k, v]);
+    const err = testing.gradientCheck(
+      (a, b, c) => linearAttention(a!, b!, c!, { causal: true, chunkSize: 4 }),
+      [q, k, v],
+    );
     expect(err).toBeLessThan(2e-2);
     testing.disposeAll([q, k, v]);
   });
@@ -124,7 +144,9 @@ describe.each(['cpu', 'wasm'] as const)('linearAttention on %s', (backend) => {
     const rng = seeded(6);
     const q = rng.normal([1, 2, 10, 4]);
     for (const mode of ['recurrent', 'parallel', 'chunked'] as const) {
-      const { result, leaked } = testing.countLeaks(() => linearAttention(q, q, q, { causal: true, mode, returnState: true }));
+      const { result, leaked } = testing.countLeaks(() =>
+        linearAttention(q, q, q, { causal: true, mode, returnState: true }),
+      );
       expect(leaked).toBe(0);
       testing.disposeAll(result);
     }
@@ -133,9 +155,15 @@ describe.each(['cpu', 'wasm'] as const)('linearAttention on %s', (backend) => {
 
   it('rejects bad input naming function and argument', () => {
     const x = tf.zeros([1, 2, 5, 4]);
-    expect(() => linearAttention(tf.zeros([5, 4]), x, x)).toThrow(/attention\.linearAttention: q must be rank 4/);
-    expect(() => linearAttention(x, tf.zeros([1, 2, 6, 4]), tf.zeros([1, 2, 6, 4]), { causal: true })).toThrow(/S = L/);
-    expect(() => linearAttention(x, x, x, { featureMap: 'softmax' as never })).toThrow(/featureMap must be one of/);
+    expect(() => linearAttention(tf.zeros([5, 4]), x, x)).toThrow(
+      /attention\.linearAttention: q must be rank 4/,
+    );
+    expect(() =>
+      linearAttention(x, tf.zeros([1, 2, 6, 4]), tf.zeros([1, 2, 6, 4]), { causal: true }),
+    ).toThrow(/S = L/);
+    expect(() => linearAttention(x, x, x, { featureMap: 'softmax' as never })).toThrow(
+      /featureMap must be one of/,
+    );
     expect(() => linearAttention(x, x, x, { chunkSize: 0 })).toThrow(/chunkSize must be an integer >= 1/);
     x.dispose();
   });

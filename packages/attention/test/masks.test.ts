@@ -33,7 +33,10 @@ describe('sparse masks', () => {
   it('stridedMask: the two factorised heads of the Sparse Transformer', () => {
     const strided = stridedMask(6, 3);
     expect(strided.shape).toEqual([2, 6, 6]);
-    const [local, stride] = [tf.slice(strided, [0, 0, 0], [1, 6, 6]), tf.slice(strided, [1, 0, 0], [1, 6, 6])];
+    const [local, stride] = [
+      tf.slice(strided, [0, 0, 0], [1, 6, 6]),
+      tf.slice(strided, [1, 0, 0], [1, 6, 6]),
+    ];
     expect(rows(local)).toEqual(['100000', '110000', '111000', '011100', '001110', '000111']);
     expect(rows(stride)).toEqual(['100000', '010000', '001000', '100100', '010010', '001001']);
     const fixed = stridedMask(6, 3, { mode: 'fixed', combine: true });
@@ -43,7 +46,14 @@ describe('sparse masks', () => {
   });
 
   it('longformerMask: window plus global rows and columns', () => {
-    expect(rows(longformerMask(6, 1, [0]))).toEqual(['111111', '111000', '111100', '101110', '100111', '100011']);
+    expect(rows(longformerMask(6, 1, [0]))).toEqual([
+      '111111',
+      '111000',
+      '111100',
+      '101110',
+      '100111',
+      '100011',
+    ]);
   });
 
   it('bigBirdMask: window, global and seeded random blocks', () => {
@@ -69,7 +79,9 @@ describe('sparse masks', () => {
   });
 
   it('rejects bad arguments naming function and argument', () => {
-    expect(() => slidingWindowMask(0, 2)).toThrow(/attention\.slidingWindowMask: seqLen must be an integer >= 1/);
+    expect(() => slidingWindowMask(0, 2)).toThrow(
+      /attention\.slidingWindowMask: seqLen must be an integer >= 1/,
+    );
     expect(() => stridedMask(8, 2, { mode: 'dilated' as never })).toThrow(/mode must be one of/);
     expect(() => longformerMask(8, 1, [9])).toThrow(/globalTokens\[0\] must be an integer in \[0, 7\]/);
     expect(() => bigBirdMask(8, { blockSize: 2, windowBlocks: 2 })).toThrow(/windowBlocks must be odd/);
@@ -79,8 +91,19 @@ describe('sparse masks', () => {
     const mask = slidingWindowMask(256, 8);
     const host = { data: mask.dataSync() as Uint8Array, ...broadcastStrides(mask.shape) };
     const map = maskBlockMap({
-      batch: 1, headsQ: 1, group: 1, L: 256, S: 256, D: 8, scale: 1, left: -1, right: -1, offset: 0,
-      mask: host, blockRows: 32, blockCols: 32,
+      batch: 1,
+      headsQ: 1,
+      group: 1,
+      L: 256,
+      S: 256,
+      D: 8,
+      scale: 1,
+      left: -1,
+      right: -1,
+      offset: 0,
+      mask: host,
+      blockRows: 32,
+      blockCols: 32,
     })!;
     // 8 query blocks × 8 key blocks: only the diagonal and its two neighbours hold visible keys.
     expect(map.reduce((s, x) => s + x, 0)).toBe(8 + 2 * 7);
@@ -112,7 +135,8 @@ describe.each(['cpu', 'wasm'] as const)('sparse masks through both attention pat
     expect(testing.relativeError(of.dataSync(), oc.dataSync())).toBeLessThan(2e-6);
     const gf = tf.grads(f('fused'))([q, k, v]);
     const gc = tf.grads(f('composite'))([q, k, v]);
-    for (let i = 0; i < 3; i++) expect(testing.relativeError(gf[i]!.dataSync(), gc[i]!.dataSync())).toBeLessThan(1e-5);
+    for (let i = 0; i < 3; i++)
+      expect(testing.relativeError(gf[i]!.dataSync(), gc[i]!.dataSync())).toBeLessThan(1e-5);
     testing.disposeAll([q, k, v, mask, of, oc, gf, gc]);
   });
 });

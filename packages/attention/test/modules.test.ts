@@ -27,7 +27,10 @@ describe.each(['cpu', 'wasm'] as const)('multi-head attention on %s', (backend) 
     const score = (m: number, n: number) =>
       tf.tidy(() => tf.sum(tf.mul(applyRope(q, { offset: m }), applyRope(k, { offset: n }))).dataSync()[0]!);
     expect(score(3, 1)).toBeCloseTo(score(10, 8), 4);
-    expect(score(0, 0)).toBeCloseTo(tf.tidy(() => tf.sum(tf.mul(q, k)).dataSync()[0]!), 5);
+    expect(score(0, 0)).toBeCloseTo(
+      tf.tidy(() => tf.sum(tf.mul(q, k)).dataSync()[0]!),
+      5,
+    );
     expect(Math.abs(score(5, 0) - score(0, 0))).toBeGreaterThan(1e-3);
     testing.disposeAll([q, k]);
   });
@@ -43,7 +46,12 @@ describe.each(['cpu', 'wasm'] as const)('multi-head attention on %s', (backend) 
     // Decode 11 tokens as 1 + 3 + 1 + ... (chunks of different sizes), through the KV cache.
     const cache = flash.initCache(2);
     const pieces: tf.Tensor[] = [];
-    for (const [from, n] of [[0, 1], [1, 3], [4, 1], [5, 6]] as const) {
+    for (const [from, n] of [
+      [0, 1],
+      [1, 3],
+      [4, 1],
+      [5, 6],
+    ] as const) {
       pieces.push(flash.step(tf.slice(x, [0, from, 0], [2, n, 32]), cache));
     }
     expect(cache.length).toBe(11);
@@ -58,7 +66,17 @@ describe.each(['cpu', 'wasm'] as const)('multi-head attention on %s', (backend) 
   it('never looks ahead (causal) and leaks nothing', () => {
     const mha = createMultiHeadAttention({ dModel: 16, numHeads: 2, rope: true, causal: true }, createRng(3));
     const x = seeded(3).normal([1, 9, 16]);
-    expect(dependence((a) => mha.forward(a), x, 4)).toEqual([true, true, true, true, true, false, false, false, false]);
+    expect(dependence((a) => mha.forward(a), x, 4)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
     const { result, leaked } = testing.countLeaks(() => mha.forward(x));
     expect(leaked).toBe(0);
     const cache = mha.initCache(1);
@@ -71,15 +89,27 @@ describe.each(['cpu', 'wasm'] as const)('multi-head attention on %s', (backend) 
   });
 
   it('rejects bad configurations naming the argument', () => {
-    expect(() => createMultiHeadAttention({ dModel: 30, numHeads: 4 }, createRng(1))).toThrow(/numHeads \(4\) must divide config\.dModel/);
-    expect(() => createMultiHeadAttention({ dModel: 32, numHeads: 4, numKVHeads: 3 }, createRng(1))).toThrow(/numKVHeads \(3\) must divide/);
+    expect(() => createMultiHeadAttention({ dModel: 30, numHeads: 4 }, createRng(1))).toThrow(
+      /numHeads \(4\) must divide config\.dModel/,
+    );
+    expect(() => createMultiHeadAttention({ dModel: 32, numHeads: 4, numKVHeads: 3 }, createRng(1))).toThrow(
+      /numKVHeads \(3\) must divide/,
+    );
   });
 });
 
 /** Host reference of FLASH mixed-chunk attention from q, k (quadratic), q', k' (linear) and v. */
 function mixedReference(
-  qq: Float32Array, qk: Float32Array, lq: Float32Array, lk: Float32Array, v: Float32Array,
-  L: number, s: number, e: number, C: number, causal: boolean,
+  qq: Float32Array,
+  qk: Float32Array,
+  lq: Float32Array,
+  lk: Float32Array,
+  v: Float32Array,
+  L: number,
+  s: number,
+  e: number,
+  C: number,
+  causal: boolean,
 ) {
   const out = new Float64Array(L * e);
   const dot = (a: Float32Array, i: number, b: Float32Array, j: number) => {
@@ -105,20 +135,23 @@ describe.each(['cpu', 'wasm'] as const)('GAU and FLASH on %s', (backend) => {
     await initBackend(backend);
   });
 
-  it.each([false, true])('mixed-chunk attention equals its definition (L not a multiple of C, causal %s)', (causal) => {
-    const rng = seeded(4);
-    const [L, s, e, C] = [10, 4, 3, 4];
-    const z = rng.normal([1, L, s]);
-    const v = rng.normal([1, L, e]);
-    const heads = [0, 1, 2, 3].map(() => rng.normal([s]));
-    const offsets = [0, 1, 2, 3].map(() => rng.normal([s]));
-    const scaleOffset = (x: tf.Tensor, i: number) => tf.add(tf.mul(x, heads[i]!), offsets[i]!);
-    const out = mixedChunk(z, v, scaleOffset, 1, L, e, s, C, causal);
-    const [qq, qk, lq, lk] = [0, 1, 2, 3].map((i) => scaleOffset(z, i).dataSync() as Float32Array);
-    const ref = mixedReference(qq!, qk!, lq!, lk!, v.dataSync() as Float32Array, L, s, e, C, causal);
-    expect(testing.relativeError(out.dataSync(), ref)).toBeLessThan(1e-5);
-    testing.disposeAll([z, v, heads, offsets, out]);
-  });
+  it.each([false, true])(
+    'mixed-chunk attention equals its definition (L not a multiple of C, causal %s)',
+    (causal) => {
+      const rng = seeded(4);
+      const [L, s, e, C] = [10, 4, 3, 4];
+      const z = rng.normal([1, L, s]);
+      const v = rng.normal([1, L, e]);
+      const heads = [0, 1, 2, 3].map(() => rng.normal([s]));
+      const offsets = [0, 1, 2, 3].map(() => rng.normal([s]));
+      const scaleOffset = (x: tf.Tensor, i: number) => tf.add(tf.mul(x, heads[i]!), offsets[i]!);
+      const out = mixedChunk(z, v, scaleOffset, 1, L, e, s, C, causal);
+      const [qq, qk, lq, lk] = [0, 1, 2, 3].map((i) => scaleOffset(z, i).dataSync() as Float32Array);
+      const ref = mixedReference(qq!, qk!, lq!, lk!, v.dataSync() as Float32Array, L, s, e, C, causal);
+      expect(testing.relativeError(out.dataSync(), ref)).toBeLessThan(1e-5);
+      testing.disposeAll([z, v, heads, offsets, out]);
+    },
+  );
 
   it.each([
     ['GAU', { attention: 'quadratic' as const }],
@@ -147,7 +180,9 @@ describe.each(['cpu', 'wasm'] as const)('GAU and FLASH on %s', (backend) => {
   });
 
   it('rejects bad configurations', () => {
-    expect(() => createGau({ dModel: 8, attention: 'sparse' as never }, createRng(1))).toThrow(/config\.attention must be one of/);
+    expect(() => createGau({ dModel: 8, attention: 'sparse' as never }, createRng(1))).toThrow(
+      /config\.attention must be one of/,
+    );
     expect(() => createGau({ dModel: 8, qkDim: 7 }, createRng(1))).toThrow(/qkDim must be even/);
   });
 });

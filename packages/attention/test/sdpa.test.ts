@@ -54,14 +54,28 @@ describe('scaledDotProductAttention validation', () => {
     expect(() => scaledDotProductAttention(tf.zeros([2, 8]), q(), q())).toThrow(
       /attention\.scaledDotProductAttention: q must be rank 4 \[batch, heads, seqLen, headDim\], got shape \[2,8\]/,
     );
-    expect(() => scaledDotProductAttention(q(), tf.zeros([1, 3, 5, 8]), tf.zeros([1, 3, 5, 8]))).toThrow(ShapeError);
-    expect(() => scaledDotProductAttention(q(), q(), tf.zeros([1, 4, 6, 8]))).toThrow(/v must have the shape of k/);
-    expect(() => scaledDotProductAttention(q(), q(), q(), { mask: tf.ones([5, 5]) })).toThrow(/mask must be of dtype bool/);
-    expect(() => scaledDotProductAttention(q(), q(), q(), { bias: tf.ones([3, 5]) })).toThrow(/bias must be broadcastable/);
+    expect(() => scaledDotProductAttention(q(), tf.zeros([1, 3, 5, 8]), tf.zeros([1, 3, 5, 8]))).toThrow(
+      ShapeError,
+    );
+    expect(() => scaledDotProductAttention(q(), q(), tf.zeros([1, 4, 6, 8]))).toThrow(
+      /v must have the shape of k/,
+    );
+    expect(() => scaledDotProductAttention(q(), q(), q(), { mask: tf.ones([5, 5]) })).toThrow(
+      /mask must be of dtype bool/,
+    );
+    expect(() => scaledDotProductAttention(q(), q(), q(), { bias: tf.ones([3, 5]) })).toThrow(
+      /bias must be broadcastable/,
+    );
     expect(() => scaledDotProductAttention(q(), q(), q(), { window: [2, -3] })).toThrow(ValueError);
-    expect(() => scaledDotProductAttention(q(), q(), q(), { causal: 'left' as never })).toThrow(/causal must be one of/);
-    expect(() => scaledDotProductAttention(q(), q(), q(), { casual: true } as never)).toThrow(/unknown option "casual"/);
-    expect(() => scaledDotProductAttention(q(), q(), q(), { scale: Number.NaN })).toThrow(/scale must be a finite number/);
+    expect(() => scaledDotProductAttention(q(), q(), q(), { causal: 'left' as never })).toThrow(
+      /causal must be one of/,
+    );
+    expect(() => scaledDotProductAttention(q(), q(), q(), { casual: true } as never)).toThrow(
+      /unknown option "casual"/,
+    );
+    expect(() => scaledDotProductAttention(q(), q(), q(), { scale: Number.NaN })).toThrow(
+      /scale must be a finite number/,
+    );
   });
 });
 
@@ -79,12 +93,16 @@ describe.each(['cpu', 'wasm'] as const)('composite gradient on %s', (backend) =>
     const dout = rng.normal([2, 4, 13, 8]);
     const mask = rng.bool([2, 1, 13, 17], 0.7);
     const bias = rng.normal([4, 1, 17]);
-    for (const opts of [{ mask, bias }, { causal: 'top-left' as const, window: [4, -1] as [number, number], bias }]) {
+    for (const opts of [
+      { mask, bias },
+      { causal: 'top-left' as const, window: [4, -1] as [number, number], bias },
+    ]) {
       const f = (fn: typeof autodiffAttention) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
         fn(a, b, c, { ...opts, bias: d });
       const gc = tf.grads(f(scaledDotProductAttention))([q, k, v, bias], dout);
       const ga = tf.grads(f(autodiffAttention))([q, k, v, bias], dout);
-      for (let i = 0; i < 4; i++) expect(testing.relativeError(gc[i]!.dataSync(), ga[i]!.dataSync())).toBeLessThan(1e-5);
+      for (let i = 0; i < 4; i++)
+        expect(testing.relativeError(gc[i]!.dataSync(), ga[i]!.dataSync())).toBeLessThan(1e-5);
       testing.disposeAll([gc, ga]);
     }
     testing.disposeAll([q, k, v, dout, mask, bias]);

@@ -92,7 +92,8 @@ export function maskBlockMap(p: FlashProblem): Uint8Array | undefined {
         for (let i = 0; i < L; i++) {
           const qb = Math.floor(i / br);
           const rowBase = base + i * sl;
-          for (let j = 0; j < S; j++) if (mask.data[rowBase + j * ss]) tiles[qb * nkb + Math.floor(j / bc)] = 1;
+          for (let j = 0; j < S; j++)
+            if (mask.data[rowBase + j * ss]) tiles[qb * nkb + Math.floor(j / bc)] = 1;
         }
         distinct.set(key, tiles);
       }
@@ -142,7 +143,12 @@ const P = {
 type Arena = Parameters<Parameters<typeof attentionKernels.withArena>[0]>[0];
 
 /** Fills the common words of a parameter block (and writes mask, bias and the block map into the arena). */
-function commonParams(arena: Arena, p: FlashProblem, dp: number, sp: number): { params: Int32Array; f32: Float32Array } {
+function commonParams(
+  arena: Arena,
+  p: FlashProblem,
+  dp: number,
+  sp: number,
+): { params: Int32Array; f32: Float32Array } {
   const params = new Int32Array(P.COUNT);
   const f32 = new Float32Array(params.buffer);
   params[P.BHQ] = p.batch * p.headsQ;
@@ -254,7 +260,11 @@ export function flashBackwardWasm(
     const heads = Math.min(bhkv, threads);
     attentionKernels.run('pack_panels', [params[P.K]!, params[P.KT]!, bhkv, S, dp, sp], heads);
     attentionKernels.run('pack_panels', [vp, params[P.VT]!, bhkv, S, dp, sp], heads);
-    attentionKernels.run('flash_backward_dvec', [params[P.DOUT]!, outp, params[P.DVEC]!, bhq * L, dp], Math.min(threads, bhq));
+    attentionKernels.run(
+      'flash_backward_dvec',
+      [params[P.DOUT]!, outp, params[P.DVEC]!, bhq * L, dp],
+      Math.min(threads, bhq),
+    );
     const paramsPtr = arena.write(params);
     attentionKernels.run('flash_backward', [paramsPtr], parts);
     return {
@@ -266,7 +276,15 @@ export function flashBackwardWasm(
 }
 
 /** Visible keys of row i of head (b, h), with their scaled, biased scores, into `scores` (others -Infinity). */
-function rowScores(p: FlashProblem, q: Float32Array, k: Float32Array, b: number, h: number, i: number, scores: Float64Array): void {
+function rowScores(
+  p: FlashProblem,
+  q: Float32Array,
+  k: Float32Array,
+  b: number,
+  h: number,
+  i: number,
+  scores: Float64Array,
+): void {
   const { L, S, D, headsQ, group, scale, left, right, offset, mask, bias } = p;
   const bh = b * headsQ + h;
   const kvh = (b * headsQ) / group + Math.floor(h / group);
