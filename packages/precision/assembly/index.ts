@@ -287,3 +287,111 @@ export function e4m3_to_f32(src: usize, dst: usize, n: i32, part: i32, parts: i3
     v128.store(d, e4m3ToF32x4(i32x4.extend_high_i16x8_u(hi), mask, rebias, implicit, minNormal, eight, nan, signMask), 48);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Round trips float32 -> format -> float32 in registers (fake quantization): one pass, exactly the
+// composition of the two conversions above. src and dst hold float32; dst may equal src.
+
+export function round_f16(src: usize, dst: usize, n: i32, part: i32, parts: i32): void {
+  const range = blockRange(n, part, parts);
+  const end = <i32>(range & 0xffffffff);
+  const z = opaque(n);
+  const absMask = splat(0x7fffffff, z);
+  const expMask = splat(0x7f800000, z);
+  const scaleUp = splat(0x77800000, z);
+  const scaleDown = splat(0x08800000, z);
+  const minExp = splat(0x38800000, z);
+  const rebias = splat(0x07800000, z);
+  const e16Mask = splat(0x7c00, z);
+  const m16Mask = splat(0x0fff, z);
+  const nan16 = splat(0x7e00, z);
+  const m = splat(0x7fff, z);
+  const e = splat(0x0f800000, z);
+  const r = splat(0x38000000, z);
+  const i = splat(0x00800000, z);
+  const sg = splat(0x8000, z);
+  for (let b = <i32>(range >> 32); b < end; b++) {
+    const s = src + (<usize>b << 6);
+    const d = dst + (<usize>b << 6);
+    for (let k = 0; k < 64; k += 16) {
+      const h = f32ToF16x4(v128.load(s + k), absMask, expMask, scaleUp, scaleDown, minExp, rebias, e16Mask, m16Mask, expMask, nan16);
+      v128.store(d + k, f16ToF32x4(h, m, e, r, i, minExp, sg));
+    }
+  }
+}
+
+export function round_bf16(src: usize, dst: usize, n: i32, part: i32, parts: i32): void {
+  const range = blockRange(n, part, parts);
+  const end = <i32>(range & 0xffffffff);
+  const z = opaque(n);
+  const one = splat(1, z);
+  const half = splat(0x7fff, z);
+  const quietBit = splat(0x40, z);
+  const absMask = splat(0x7fffffff, z);
+  const inf32 = splat(0x7f800000, z);
+  for (let b = <i32>(range >> 32); b < end; b++) {
+    const s = src + (<usize>b << 6);
+    const d = dst + (<usize>b << 6);
+    for (let k = 0; k < 64; k += 16) {
+      v128.store(d + k, i32x4.shl(f32ToBf16x4(v128.load(s + k), one, half, quietBit, absMask, inf32), 16));
+    }
+  }
+}
+
+export function round_e4m3(src: usize, dst: usize, n: i32, saturate: i32, part: i32, parts: i32): void {
+  const range = blockRange(n, part, parts);
+  const end = <i32>(range & 0xffffffff);
+  const z = opaque(n);
+  const absMask = splat(0x7fffffff, z);
+  const one = splat(1, z);
+  const rebias = splat(0x3c000000 - 0x0007ffff, z);
+  const minNormal = splat(0x3c800000, z);
+  const magic = splat(0x46800000, z);
+  const maxBits = splat(0x7e, z);
+  const huge = splat(0x44000000, z);
+  const inf32 = splat(0x7f800000, z);
+  const overflow = splat(saturate ? 0x7e : 0x7f, z);
+  const nan = splat(0x7f, z);
+  const decodeRebias = splat(0x3c000000, z);
+  const implicit = splat(0x00800000, z);
+  const eight = splat(8, z);
+  const nan32 = splat(0x7fc00000, z);
+  const signMask = splat(0x80, z);
+  for (let b = <i32>(range >> 32); b < end; b++) {
+    const s = src + (<usize>b << 6);
+    const d = dst + (<usize>b << 6);
+    for (let k = 0; k < 64; k += 16) {
+      const q = f32ToFp8x4(v128.load(s + k), 20, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
+      v128.store(d + k, e4m3ToF32x4(q, nan, decodeRebias, implicit, minNormal, eight, nan32, signMask));
+    }
+  }
+}
+
+export function round_e5m2(src: usize, dst: usize, n: i32, saturate: i32, part: i32, parts: i32): void {
+  const range = blockRange(n, part, parts);
+  const end = <i32>(range & 0xffffffff);
+  const z = opaque(n);
+  const absMask = splat(0x7fffffff, z);
+  const one = splat(1, z);
+  const rebias = splat(0x38000000 - 0x000fffff, z);
+  const minNormal = splat(0x38800000, z);
+  const magic = splat(0x43000000, z);
+  const maxBits = splat(0x7b, z);
+  const huge = splat(0x47800000, z);
+  const inf32 = splat(0x7f800000, z);
+  const overflow = splat(saturate ? 0x7b : 0x7c, z);
+  const nan = splat(0x7e, z);
+  const m = splat(0x7fff, z);
+  const e = splat(0x0f800000, z);
+  const r = splat(0x38000000, z);
+  const i = splat(0x00800000, z);
+  const sg = splat(0x8000, z);
+  for (let b = <i32>(range >> 32); b < end; b++) {
+    const s = src + (<usize>b << 6);
+    const d = dst + (<usize>b << 6);
+    for (let k = 0; k < 64; k += 16) {
+      const q = f32ToFp8x4(v128.load(s + k), 21, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
+      v128.store(d + k, f16ToF32x4(i32x4.shl(q, 8), m, e, r, i, minNormal, sg));
+    }
+  }
+}

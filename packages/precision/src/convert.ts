@@ -6,7 +6,7 @@
  * src: [n] → dst: [n]; `dst` is written in place when given (same length), else allocated.
  */
 import { argumentMessage, ValueError } from '@lab/tensor';
-import { decodeHost, encodeHost, type Narrow } from './kernels/convert.js';
+import { decodeHost, encodeHost, type Narrow, roundHostArray } from './kernels/convert.js';
 import type { FormatName } from './formats.js';
 import { type Fp8Options, saturateOption } from './scalar.js';
 
@@ -106,12 +106,9 @@ const ROUND_KIND: Record<Exclude<FormatName, 'float32'>, Narrow> = {
   fp8e5m2: 'e5m2',
 };
 
-/** Values per block of {@link roundArray} (the narrow patterns of one block stay in cache). */
-const ROUND_BLOCK = 1 << 16;
-
 /**
  * Rounds every value of a float32 array to the nearest value of `format` (nearest even) and writes it back
- * as float32: the bulk `Math.f16round` on float32 input, and the host side of `quantize`.
+ * as float32 (one SIMD pass): the bulk `Math.f16round` on float32 input, and the host side of `quantize`.
  *
  * src: [n] → dst: [n] (may be `src` itself).
  */
@@ -127,14 +124,6 @@ export function roundArray(src: Float32Array, format: FormatName, dst?: Float32A
     if (out !== src) out.set(src);
     return out;
   }
-  const kind = ROUND_KIND[format];
-  const block = Math.min(ROUND_BLOCK, src.length);
-  const patterns = kind === 'e4m3' || kind === 'e5m2' ? new Uint8Array(block) : new Uint16Array(block);
-  for (let start = 0; start < src.length; start += block) {
-    const count = Math.min(block, src.length - start);
-    const p = count === block ? patterns : patterns.subarray(0, count);
-    encodeHost(kind, src.subarray(start, start + count), p, saturate);
-    decodeHost(kind, p, out.subarray(start, start + count));
-  }
+  roundHostArray(ROUND_KIND[format], src, out, saturate);
   return out;
 }

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { setForceKernelFallback, useWasmKernels } from '@lab/tensor';
-import { decodeFallback, decodeWasm, encodeFallback, encodeWasm, type Narrow } from '../src/kernels/convert.js';
+import { decodeFallback, decodeWasm, encodeFallback, encodeWasm, type Narrow, roundWasm } from '../src/kernels/convert.js';
 import { fromFp8E4M3, fromFp8E5M2, toFloat16, toFp8E4M3 } from '../src/index.js';
 
 /**
@@ -57,6 +57,23 @@ describe('WebAssembly SIMD kernels = scalar TypeScript, bit for bit', () => {
       expect(at === -1 ? 'all equal' : `0x${new Uint32Array(input.buffer)[at]!.toString(16)}: simd ${simd[at]} scalar ${scalar[at]}`).toBe('all equal');
     });
   }
+
+  it('rounds in one pass (fake quantization) exactly as encode + decode, every format, in place too', () => {
+    // 2^20 of the inputs (every exponent still), to keep the test short.
+    const input = new Float32Array(src.length >> 4).map((_, i) => src[16 * i + (i & 15)]!);
+    for (const [kind, saturate] of kinds) {
+      const packed = kind === 'f16' || kind === 'bf16' ? new Uint16Array(input.length) : new Uint8Array(input.length);
+      encodeFallback(kind, input, packed, saturate);
+      const reference = new Float32Array(input.length);
+      decodeFallback(kind, packed, reference);
+      const fused = new Float32Array(input.length);
+      roundWasm(kind, input, fused, saturate);
+      expect(firstMismatch(new Uint32Array(fused.buffer), new Uint32Array(reference.buffer))).toBe(-1);
+      const inPlace = input.slice(0, 1000);
+      roundWasm(kind, inPlace, inPlace, saturate);
+      expect(firstMismatch(new Uint32Array(inPlace.buffer), new Uint32Array(reference.buffer, 0, 1000))).toBe(-1);
+    }
+  });
 
   it('decodes every float16, bfloat16 and fp8 pattern like the scalar decoders (NaN payloads included)', () => {
     const all16 = Uint16Array.from({ length: 65536 }, (_, i) => i);
