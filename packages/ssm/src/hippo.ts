@@ -4,7 +4,15 @@
  * discretizations (zero-order hold, bilinear, forward and backward Euler, as scipy's `cont2discrete`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertNumber, assertOneOf, assertPositiveInteger, assertRank, assertSameSize, ShapeError } from '@lab/tensor';
+import {
+  assertKnownOptions,
+  assertNumber,
+  assertOneOf,
+  assertPositiveInteger,
+  assertRank,
+  assertSameSize,
+  ShapeError,
+} from '@lab/tensor';
 import { expm64, eye64, solve64 } from './linalg.js';
 
 /** The HiPPO measures: scaled Legendre, translated Legendre, translated Laguerre, translated Fourier. */
@@ -143,3 +151,112 @@ export function discretize(
   return { A: tf.tensor2d(Float32Array.from(out.A), [N, N]), B: tf.tensor1d(Float32Array.from(out.B)) };
 }
 
+
+/** Measures with an online projection and a reconstruction ({@link hippoProject}, {@link hippoReconstruct}). */
+export type HippoOnlineMeasure = 'legs' | 'legt' | 'lagt';
+
+export interface HippoOnlineOptions {
+  /** Number of coefficients (default 32). */
+  N?: number;
+  /** Time step between samples (default 1 / signal length; LegS ignores it: it is scale invariant). */
+  dt?: number;
+  /** LegT: length of the sliding window, in time units (default 0.1). */
+  theta?: number;
+  /** LagT: time scale of the exponentially decaying measure (default 20: memory e^{−20 s}). */
+  timescale?: number;
+}
+
+/** The per-step transition of an online projection: c_k = Ā_k c_{k−1} + B̄_k f_k. */
+function onlineStep(measure: HippoOnlineMeasure, N: number, options: HippoOnlineOptions, length: number) {
+  const { A, B } = hippoHost(measure, N);
+  const dt = options.dt ?? 1 / length;
+  if (measure === 'legs') {
+    // Scaled Legendre: dc/dt = (A c + B f)/t, bilinear at step k with A/k, B/k (state-spaces/s4 HiPPOScale).
+    return (k: number) => discretizeHost(A.map((a) => a / k), B.map((b) => b / k), N, 1, 'bilinear');
+  }
+  // s4's LegT matrices are those of a window of length 2: scale time by 2/θ. LagT by its time scale.
+  const scale = measure === 'legt' ? 2 / (options.theta ?? 0.1) : (options.timescale ?? 20);
+  const fixed = discretizeHost(A.map((a) => a * scale), B.map((b) => b * scale), N, dt, 'zoh');
+  return () => fixed;
+}
+
+/**
+ * HiPPO online function approximation (Gu et al. 2020, Section 2 and Figure 1): feeds the signal f_1..f_L
+ * through the discretized HiPPO operator and returns the coefficients after every step, [L, N] row-major:
+ * legs (scaled Legendre, the whole history [0, t]), legt (translated Legendre, a sliding window θ), lagt
+ * (translated Laguerre, exponentially decaying memory). Float64 on the host.
+ */
+export function hippoProject(signal: ArrayLike<number>, measure: HippoOnlineMeasure, options: HippoOnlineOptions = {}): Float64Array {
+  const fn = 'ssm.hippoProject';
+  assertOneOf(fn, 'measure', measure, ['legs', 'legt', 'lagt']);
+  assertKnownOptions(fn, options as Record<string, unknown>, ['N', 'dt', 'theta', 'timescale']);
+  const N = options.N ?? 32;
+  assertPositiveInteger(fn, 'options.N', N);
+  const L = signal.length;
+  if (L === 0) throw new ShapeError(`${fn}: signal must not be empty, got length 0`);
+  const step = onlineStep(measure, N, options, L);
+  const out = new Float64Array(L * N);
+  let c = new Float64Array(N);
+  for (let k = 0; k < L; k++) {
+    const { A, B } = step(k + 1);
+    const next = new Float64Array(N);
+    const f = signal[k]!;
+    for (let i = 0; i < N; i++) {
+      let s = B[i]! * f;
+      for (let j = 0; j < N; j++) s += A[i * N + j]! * c[j]!;
+      next[i] = s;
+    }
+    c = next;
+    out.set(c, k * N);
+  }
+  return out;
+}
+
+/** P_0..P_{N−1} (Legendre) or L_0..L_{N−1} (Laguerre) at x, by their three-term recurrences. */
+function polynomials(kind: 'legendre' | 'laguerre', N: number, x: number): Float64Array {
+  const p = new Float64Array(N);
+  p[0] = 1;
+  if (N > 1) p[1] = kind === 'legendre' ? x : 1 - x;
+  for (let n = 1; n + 1 < N; n++) {
+    p[n + 1] =
+      kind === 'legendre'
+        ? ((2 * n + 1) * x * p[n]! - n * p[n - 1]!) / (n + 1)
+        : ((2 * n + 1 - x) * p[n]! - n * p[n - 1]!) / (n + 1);
+  }
+  return p;
+}
+
+/**
+ * Reconstructs the memorized signal from HiPPO coefficients c [N] (Gu et al. 2020, Section 2): `points` samples,
+ * oldest first, over the measure's support — legs: the whole history [0, t], f(x t) ≈ Σ c_n √(2n+1) P_n(2x − 1);
+ * legt: the last θ, f(t − s) ≈ Σ c_n √(2n+1) P_n(1 − 2s/θ); lagt: the last `span` (default 0.2) time units,
+ * f(t − s) ≈ Σ c_n L_n(s/τ) e^{−s/(2τ)} with τ = 1/timescale.
+ */
+export function hippoReconstruct(
+  c: ArrayLike<number>,
+  measure: HippoOnlineMeasure,
+  points: number,
+  options: HippoOnlineOptions & { span?: number } = {},
+): Float64Array {
+  const fn = 'ssm.hippoReconstruct';
+  assertOneOf(fn, 'measure', measure, ['legs', 'legt', 'lagt']);
+  assertPositiveInteger(fn, 'points', points);
+  const N = c.length;
+  const out = new Float64Array(points);
+  for (let i = 0; i < points; i++) {
+    const frac = points === 1 ? 1 : i / (points - 1); // 0 = oldest, 1 = newest
+    let value = 0;
+    if (measure === 'lagt') {
+      const x = (1 - frac) * (options.span ?? 0.2) * (options.timescale ?? 20);
+      const p = polynomials('laguerre', N, x);
+      const w = Math.exp(-x / 2);
+      for (let n = 0; n < N; n++) value += c[n]! * p[n]! * w;
+    } else {
+      const x = 2 * frac - 1; // legs: 2x − 1 over [0, t]; legt: 1 − 2s/θ with s = (1 − frac) θ
+      const p = polynomials('legendre', N, x);
+      for (let n = 0; n < N; n++) value += c[n]! * Math.sqrt(2 * n + 1) * p[n]!;
+    }
+    out[i] = value;
+  }
+  return out;
+}

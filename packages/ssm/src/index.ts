@@ -12,6 +12,10 @@ export {
   type HippoMeasure,
   hippo,
   hippoHost,
+  type HippoOnlineMeasure,
+  type HippoOnlineOptions,
+  hippoProject,
+  hippoReconstruct,
 } from './hippo.js';
 export { expm64 } from './linalg.js';
 export { type S4DKernelOptions, type S4DKernelParams, s4dKernel } from './s4d.js';

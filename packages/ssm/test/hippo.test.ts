@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, testing } from '@lab/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { discretize, expm64, type HippoMeasure, hippo, s4dKernel } from '../src/index.js';
+import { discretize, expm64, type HippoMeasure, hippo, hippoProject, hippoReconstruct, s4dKernel } from '../src/index.js';
 import fixture from './fixtures/ssm.json';
 
 type Arr = testing.FixtureArray;
@@ -85,5 +85,43 @@ describe('errors', () => {
     const A = tf.zeros([3, 3]);
     expect(() => discretize(A, tf.zeros([4]), 0.1, 'zoh')).toThrow(/ssm\.discretize: B\.shape\[0\]/);
     expect(() => discretize(A, tf.zeros([3]), -1, 'zoh')).toThrow(/ssm\.discretize: dt must be/);
+  });
+});
+
+describe('HiPPO online approximation', () => {
+  const L = 1000;
+  const dt = 1 / L;
+  const f = (t: number) => Math.sin(2 * Math.PI * 2 * t) + 0.3 * Math.cos(2 * Math.PI * 3 * t);
+  const signal = Float64Array.from({ length: L }, (_, k) => f(k * dt));
+  const tEnd = (L - 1) * dt;
+  const worst = (rec: Float64Array, truth: (frac: number) => number, from = 0, to = 1) => {
+    let w = 0;
+    rec.forEach((v, i) => {
+      const frac = i / (rec.length - 1);
+      if (frac >= from && frac <= to) w = Math.max(w, Math.abs(v - truth(frac)));
+    });
+    return w;
+  };
+
+  it('legs reconstructs the whole history', () => {
+    const c = hippoProject(signal, 'legs', { N: 24 });
+    const rec = hippoReconstruct(c.subarray((L - 1) * 24), 'legs', 200);
+    expect(worst(rec, (x) => f(x * tEnd), 0.02, 0.98)).toBeLessThan(0.02);
+  });
+
+  it('legt reconstructs the last θ', () => {
+    const theta = 0.5;
+    const c = hippoProject(signal, 'legt', { N: 16, dt, theta });
+    const rec = hippoReconstruct(c.subarray((L - 1) * 16), 'legt', 200, { theta });
+    expect(worst(rec, (x) => f(tEnd - (1 - x) * theta), 0.05, 0.95)).toBeLessThan(0.02);
+    // A window of the wrong length does not fit: the test can fail.
+    const wrong = hippoReconstruct(c.subarray((L - 1) * 16), 'legt', 200, { theta: 0.25 });
+    expect(worst(wrong, (x) => f(tEnd - (1 - x) * 0.25), 0.05, 0.95)).toBeGreaterThan(0.1);
+  });
+
+  it('lagt reconstructs the recent past', () => {
+    const c = hippoProject(signal, 'lagt', { N: 16, dt, timescale: 20 });
+    const rec = hippoReconstruct(c.subarray((L - 1) * 16), 'lagt', 200, { timescale: 20, span: 0.3 });
+    expect(worst(rec, (x) => f(tEnd - (1 - x) * 0.3), 0.7, 1)).toBeLessThan(0.03);
   });
 });
