@@ -106,3 +106,101 @@ export function conv2d_filter_grad(
     }
   }
 }
+
+/**
+ * Forward of a dilated, strided 2-D convolution (channels-last), direct (no im2col):
+ *   y[n, i, j, o] = Σ_{a,b,c} xp[n, i·sh + a·dh, j·sw + b·dw, c] · w[a, b, c, o]
+ * xp: the input padded/cropped to [n, hp, wp, c]; w: [kh, kw, c, o]; y: [n, ho, wo, o]; o % 8 == 0.
+ *
+ * Register block: 4 neighbouring output pixels of one row × 8 output channels (eight f32x4 accumulators);
+ * per (tap, input channel) two loads of w and four splat-loads of x. Split over output rows (n·ho).
+ * Pixels past the end of a row reuse the row's first pixel and are not stored.
+ */
+export function conv2d_forward(
+  xp: usize,
+  w: usize,
+  y: usize,
+  n: i32,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  ho: i32,
+  wo: i32,
+  o: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dwid: i32,
+  part: i32,
+  parts: i32,
+): void {
+  const rows = n * ho;
+  const start = (rows * part) / parts;
+  const end = (rows * (part + 1)) / parts;
+  const oPanels = o >> 3;
+  const pixelBytes = <usize>c * 4;
+  const wRowBytes = <usize>o * 4;
+  for (let row = start; row < end; row++) {
+    const b = row / ho;
+    const i = row - b * ho;
+    for (let j0 = 0; j0 < wo; j0 += 4) {
+      const count = min(4, wo - j0);
+      for (let p = 0; p < oPanels; p++) {
+        let acc00 = f32x4.splat(0);
+        let acc01 = f32x4.splat(0);
+        let acc10 = f32x4.splat(0);
+        let acc11 = f32x4.splat(0);
+        let acc20 = f32x4.splat(0);
+        let acc21 = f32x4.splat(0);
+        let acc30 = f32x4.splat(0);
+        let acc31 = f32x4.splat(0);
+        for (let a = 0; a < kh; a++) {
+          const xRow = xp + <usize>((b * hp + i * sh + a * dh) * wp) * pixelBytes;
+          for (let t = 0; t < kw; t++) {
+            const x0 = xRow + <usize>(j0 * sw + t * dwid) * pixelBytes;
+            const x1 = count > 1 ? x0 + <usize>sw * pixelBytes : x0;
+            const x2 = count > 2 ? x0 + <usize>(2 * sw) * pixelBytes : x0;
+            const x3 = count > 3 ? x0 + <usize>(3 * sw) * pixelBytes : x0;
+            let wptr = w + (<usize>((a * kw + t) * c) * <usize>o + (<usize>p << 3)) * 4;
+            for (let ci = 0; ci < c; ci++) {
+              const off = <usize>ci * 4;
+              const w0 = v128.load(wptr);
+              const w1 = v128.load(wptr, 16);
+              const s0 = v128.load32_splat(x0 + off);
+              const s1 = v128.load32_splat(x1 + off);
+              const s2 = v128.load32_splat(x2 + off);
+              const s3 = v128.load32_splat(x3 + off);
+              acc00 = f32x4.add(acc00, f32x4.mul(s0, w0));
+              acc01 = f32x4.add(acc01, f32x4.mul(s0, w1));
+              acc10 = f32x4.add(acc10, f32x4.mul(s1, w0));
+              acc11 = f32x4.add(acc11, f32x4.mul(s1, w1));
+              acc20 = f32x4.add(acc20, f32x4.mul(s2, w0));
+              acc21 = f32x4.add(acc21, f32x4.mul(s2, w1));
+              acc30 = f32x4.add(acc30, f32x4.mul(s3, w0));
+              acc31 = f32x4.add(acc31, f32x4.mul(s3, w1));
+              wptr += wRowBytes;
+            }
+          }
+        }
+        const out = y + (<usize>((row * wo + j0) * o) + (<usize>p << 3)) * 4;
+        const step = <usize>o * 4;
+        v128.store(out, acc00);
+        v128.store(out, acc01, 16);
+        if (count > 1) {
+          v128.store(out + step, acc10);
+          v128.store(out + step, acc11, 16);
+        }
+        if (count > 2) {
+          v128.store(out + 2 * step, acc20);
+          v128.store(out + 2 * step, acc21, 16);
+        }
+        if (count > 3) {
+          v128.store(out + 3 * step, acc30);
+          v128.store(out + 3 * step, acc31, 16);
+        }
+      }
+    }
+  }
+}

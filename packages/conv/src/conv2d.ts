@@ -11,7 +11,10 @@
  *   dx          = conv(zeroInsert_s(dy) padded by ((k−1)·d − top, …), rot180(w)ᵀ, stride 1, dilation d)
  *   dw[a,b,c,o] = conv(xᵀ [c, h, w, n], dyᵀ [i, j, n, o], stride d, dilation s)  (batch ↔ channels swapped)
  *
- * The gradient convolutions call this same op, so gradients of gradients work too.
+ * The gradient convolutions call this same op, so gradients of gradients work too. On the cpu and wasm backends
+ * dw runs on a fused WebAssembly SIMD kernel (kernels/filter-grad.ts), and the forward (hence also dx) runs on a
+ * direct SIMD kernel (kernels/forward.ts) where it beats the backend's convolution; each has its tfjs composite
+ * beside it and a TypeScript fallback.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -21,10 +24,13 @@ import {
   assertSameSize,
   defineOp,
   type Implementation,
+  threadCount,
+  toHost,
   ValueError,
 } from '@lab/tensor';
 import { dilateFilter, insertZeros, padOrCrop } from './dilate.js';
 import { filterGradHost } from './kernels/filter-grad.js';
+import { convForwardHost } from './kernels/forward.js';
 import { type Geometry2d, type Padding2d, parsePair, resolveGeometry2d } from './geometry.js';
 
 /** Options of {@link dilatedConv2d}. */
@@ -68,7 +74,7 @@ function explicit(pads: Pads): [[number, number], [number, number], [number, num
  * then the cheaper of (a) the zero-inserted filter at the stride and (b) the stride-1 dilated convolution
  * subsampled is used (cost ratio: effective kernel area vs kernel area × stride area).
  */
-function forwardConv(x: tf.Tensor4D, w: tf.Tensor4D, plan: Plan, depthwise: boolean): tf.Tensor4D {
+function forwardConvTfjs(x: tf.Tensor4D, w: tf.Tensor4D, plan: Plan, depthwise: boolean): tf.Tensor4D {
   const { stride, dilation, pads } = plan;
   const conv = (
     input: tf.Tensor4D,
@@ -88,6 +94,56 @@ function forwardConv(x: tf.Tensor4D, w: tf.Tensor4D, plan: Plan, depthwise: bool
   const full = conv(x, w, [1, 1], dilation);
   const [n, h, wd, c] = full.shape;
   return tf.stridedSlice(full, [0, 0, 0, 0], [n, h, wd, c], [1, stride[0], stride[1], 1]) as tf.Tensor4D;
+}
+
+/** Forward on the direct WebAssembly SIMD kernel (host arrays in and out). */
+function forwardConvHost(x: tf.Tensor4D, w: tf.Tensor4D, plan: Plan): tf.Tensor4D {
+  const [n, h, wd] = x.shape;
+  const [kh, kw, , o] = w.shape;
+  const outH =
+    Math.floor((h + plan.pads[0][0] + plan.pads[0][1] - ((kh - 1) * plan.dilation[0] + 1)) / plan.stride[0]) +
+    1;
+  const outW =
+    Math.floor(
+      (wd + plan.pads[1][0] + plan.pads[1][1] - ((kw - 1) * plan.dilation[1] + 1)) / plan.stride[1],
+    ) + 1;
+  const xs = toHost(x);
+  const ws = toHost(w);
+  const data = convForwardHost(xs.data, x.shape, ws.data, w.shape, [outH, outW], {
+    kernel: [kh, kw],
+    stride: plan.stride,
+    dilation: plan.dilation,
+    before: [plan.pads[0][0], plan.pads[1][0]],
+  });
+  return tf.tensor4d(data, [n, outH, outW, o]);
+}
+
+/**
+ * Forward of a (depthwise when `depthwise`) convolution. 'auto' takes the direct SIMD kernel on the cpu
+ * backend (tfjs-cpu's conv2d is ~60× slower), and on wasm where tfjs needs a workaround (stride and dilation
+ * both above 1) or the worker pool runs; elsewhere the backend's own convolution (XNNPACK on wasm).
+ * @internal (exported for tests: 'fused' / 'composite' force one path)
+ */
+export function forwardConv(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  plan: Plan,
+  depthwise: boolean,
+  impl: Implementation = 'auto',
+): tf.Tensor4D {
+  const backend = tf.getBackend();
+  const hostable = !depthwise && (backend === 'cpu' || backend === 'wasm');
+  if (impl === 'fused' && !hostable) {
+    throw new ValueError(
+      `conv.forwardConv: impl 'fused' needs a regular convolution on the cpu or wasm backend, got ${depthwise ? 'depthwise' : 'regular'} on ${backend}`,
+    );
+  }
+  const useHost =
+    impl === 'fused' ||
+    (impl === 'auto' &&
+      hostable &&
+      (backend === 'cpu' || (anyAbove1(plan.stride) && anyAbove1(plan.dilation)) || threadCount() > 1));
+  return useHost ? forwardConvHost(x, w, plan) : forwardConvTfjs(x, w, plan, depthwise);
 }
 
 /** The rows of the padded input that the forward reads: (k − 1)·d + (o − 1)·s + 1. */

@@ -10,7 +10,7 @@ import {
   dilatedDepthwiseConv2d,
   type Padding2d,
 } from '../src/index.js';
-import { filterGradient, type Plan } from '../src/conv2d.js';
+import { filterGradient, forwardConv, type Plan } from '../src/conv2d.js';
 import fixtures from './fixtures/conv.json' with { type: 'json' };
 import { type Arr, type RefGeometry, referenceConv, referenceGrads, samePads } from './reference.js';
 
@@ -380,6 +380,104 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       expect(testing.relativeError(gf[0]!.dataSync(), gc[0]!.dataSync())).toBeLessThan(1e-5);
       expect(testing.relativeError(gf[1]!.dataSync(), gc[1]!.dataSync())).toBeLessThan(1e-5);
       tf.dispose([x, dy, composite, fused, fallback, r, ...gf, ...gc]);
+    });
+  });
+
+  describe('direct forward kernel (WebAssembly SIMD and TypeScript fallback) = tfjs composite', () => {
+    const plans: [string, number[], number[], Plan][] = [
+      [
+        'd=2 s=1 same, 64→64',
+        [1, 9, 10, 64],
+        [3, 3, 64, 64],
+        {
+          stride: [1, 1],
+          dilation: [2, 2],
+          pads: [
+            [2, 2],
+            [2, 2],
+          ],
+        },
+      ],
+      [
+        'd=(2,3) s=2, 3→5, batch 2 (tfjs needs a workaround)',
+        [2, 13, 12, 3],
+        [3, 3, 3, 5],
+        {
+          stride: [2, 2],
+          dilation: [2, 3],
+          pads: [
+            [1, 0],
+            [3, 2],
+          ],
+        },
+      ],
+      [
+        'd=3 s=(1,3), 5→9, kernel 2×4',
+        [2, 11, 17, 5],
+        [2, 4, 5, 9],
+        {
+          stride: [1, 3],
+          dilation: [3, 1],
+          pads: [
+            [0, 0],
+            [0, 4],
+          ],
+        },
+      ],
+      [
+        'd=3 s=2 (subsampled strategy in tfjs), 2→16, width not a multiple of 4',
+        [1, 15, 14, 2],
+        [3, 3, 2, 16],
+        {
+          stride: [2, 2],
+          dilation: [3, 3],
+          pads: [
+            [3, 3],
+            [3, 3],
+          ],
+        },
+      ],
+      [
+        '1×1, stride 3, padding beyond what is read',
+        [1, 5, 5, 2],
+        [1, 1, 2, 3],
+        {
+          stride: [3, 3],
+          dilation: [1, 1],
+          pads: [
+            [4, 1],
+            [2, 5],
+          ],
+        },
+      ],
+    ];
+    it.each(plans)('%s', (_, xShape, wShape, plan) => {
+      const x = tf.tensor4d(
+        createRng(4).normalData(xShape.reduce((a, b) => a * b, 1)),
+        xShape as [number, number, number, number],
+      ) as tf.Tensor4D;
+      const w = tf.tensor4d(
+        createRng(5).normalData(wShape.reduce((a, b) => a * b, 1)),
+        wShape as [number, number, number, number],
+      ) as tf.Tensor4D;
+      const ref = referenceConv(asArr(x), asArr(w), {
+        stride: [plan.stride[0], plan.stride[1]],
+        dilation: [plan.dilation[0], plan.dilation[1]],
+        pads: [
+          [plan.pads[0][0], plan.pads[0][1]],
+          [plan.pads[1][0], plan.pads[1][1]],
+        ],
+      });
+      const composite = forwardConv(x, w, plan, false, 'composite');
+      const fused = forwardConv(x, w, plan, false, 'fused');
+      setForceKernelFallback(true);
+      const fallback = forwardConv(x, w, plan, false, 'fused');
+      setForceKernelFallback(false);
+      for (const t of [composite, fused, fallback]) {
+        expect(t.shape).toEqual(ref.shape);
+        expect(testing.relativeError(t.dataSync(), ref.data)).toBeLessThan(1e-5);
+      }
+      tf.dispose([x, w, composite, fused, fallback]);
     });
   });
 

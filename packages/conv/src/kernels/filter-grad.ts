@@ -7,6 +7,7 @@
  */
 import { threadCount, useWasmKernels } from '@lab/tensor';
 import { convKernels } from './module.js';
+import { readPaddedRows, writePaddedInput, writePaddedRows } from './pad.js';
 
 /** The geometry a filter-gradient kernel needs. */
 export interface FilterGradGeometry {
@@ -66,7 +67,7 @@ export function filterGradWasm(
   dyShape: readonly number[],
   g: FilterGradGeometry,
 ): Float32Array {
-  const [n, h, w, c] = xShape as [number, number, number, number];
+  const [n, , , c] = xShape as [number, number, number, number];
   const [, ho, wo, o] = dyShape as [number, number, number, number];
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.stride;
@@ -77,33 +78,9 @@ export function filterGradWasm(
   const c4 = roundUp(c, 4);
   const o8 = roundUp(o, 8);
   return convKernels.withArena((arena) => {
-    const pxp = arena.allocF32(n * hp * wp * c4);
-    const pdy = o8 === o ? arena.write(dy) : arena.allocF32(n * ho * wo * o8);
+    const pxp = writePaddedInput(arena, x, xShape, hp, wp, top, left, c4);
+    const pdy = writePaddedRows(arena, dy, n * ho * wo, o, o8);
     const pdw = arena.allocF32(kh * kw * c4 * o8);
-    // views after every allocation (memory may have grown)
-    const xp = arena.f32(pxp, n * hp * wp * c4);
-    xp.fill(0);
-    const q0 = Math.max(0, left);
-    const q1 = Math.min(wp, w + left); // padded columns q with 0 <= q − left < w
-    for (let b = 0; b < n; b++) {
-      for (let r = 0; r < hp; r++) {
-        const src = r - top;
-        if (src < 0 || src >= h || q1 <= q0) continue;
-        const srcRow = (b * h + src) * w;
-        const dstRow = (b * hp + r) * wp;
-        if (c4 === c) {
-          xp.set(x.subarray((srcRow + q0 - left) * c, (srcRow + q1 - left) * c), (dstRow + q0) * c);
-        } else {
-          for (let q = q0; q < q1; q++)
-            xp.set(x.subarray((srcRow + q - left) * c, (srcRow + q - left + 1) * c), (dstRow + q) * c4);
-        }
-      }
-    }
-    if (o8 !== o) {
-      const d = arena.f32(pdy, n * ho * wo * o8);
-      d.fill(0);
-      for (let p = 0; p < n * ho * wo; p++) d.set(dy.subarray(p * o, (p + 1) * o), p * o8);
-    }
     const items = kh * kw * (c4 / 4) * (o8 / 8);
     const threads = threadCount();
     const parts = threads > 1 ? Math.min(items, 4 * threads) : 1;
@@ -112,15 +89,11 @@ export function filterGradWasm(
       [pxp, pdy, pdw, n, hp, wp, c4, ho, wo, o8, kh, kw, sh, sw, dh, dwid],
       parts,
     );
-    const full = arena.f32(pdw, kh * kw * c4 * o8);
-    if (c4 === c && o8 === o) return full.slice();
+    // [kh·kw·c4, o8] → [kh·kw·c, o]: drop padded output columns, then padded input channels
+    const full = readPaddedRows(arena, pdw, kh * kw * c4, o, o8);
+    if (c4 === c) return full;
     const dw = new Float32Array(kh * kw * c * o);
-    for (let t = 0; t < kh * kw; t++) {
-      for (let ci = 0; ci < c; ci++) {
-        const from = (t * c4 + ci) * o8;
-        dw.set(full.subarray(from, from + o), (t * c + ci) * o);
-      }
-    }
+    for (let t = 0; t < kh * kw; t++) dw.set(full.subarray(t * c4 * o, (t * c4 + c) * o), t * c * o);
     return dw;
   });
 }

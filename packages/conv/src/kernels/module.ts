@@ -23,6 +23,26 @@ export interface ConvKernels {
     part: number,
     parts: number,
   ): void;
+  conv2d_forward(
+    xp: number,
+    w: number,
+    y: number,
+    n: number,
+    hp: number,
+    wp: number,
+    c: number,
+    ho: number,
+    wo: number,
+    o: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dwid: number,
+    part: number,
+    parts: number,
+  ): void;
 }
 
 /** @lab/conv's WebAssembly kernels. */
