@@ -20,6 +20,7 @@ export {
 } from './confusion.js';
 export type { LabelInput } from './inputs.js';
 export { histogramFallback, histogramHost, histogramLogitsHost, histogramWasm } from './kernels/histogram.js';
+export { compileKernels } from './kernels/module.js';
 export {
   type SegmentationMetricOptions,
   type SegmentationMetricState,

@@ -29,3 +29,12 @@ export const segmetricsKernels = defineKernelModule<SegmetricsKernels>('segmetri
   wasmSingle,
   wasmShared,
 });
+
+/**
+ * Compiles the WebAssembly kernels ahead of time. `initBackend()` does it for every package imported before it
+ * runs; call this when @lab/segmetrics is imported later on a browser's main thread (which may not compile
+ * modules of this size synchronously).
+ */
+export async function compileKernels(): Promise<void> {
+  await segmetricsKernels.compile('single');
+}
