@@ -138,12 +138,12 @@ export function createMlpDenoiser(options: {
     throw new ValueError(argumentMessage(fn, 'options.rng', 'an Rng from createRng(seed)', String(rng)));
   const vars: tf.Variable[] = [];
   const weight = (i: number, o: number, scale = Math.sqrt(2 / i)) => {
-    const v = tf.variable(tf.tidy(() => tf.mul(rng.normal([i, o]), scale)));
+    const v = tf.tidy(() => tf.variable(tf.mul(rng.normal([i, o]), scale)));
     vars.push(v);
     return v;
   };
   const bias = (o: number) => {
-    const v = tf.variable(tf.zeros([o]));
+    const v = tf.tidy(() => tf.variable(tf.zeros([o])));
     vars.push(v);
     return v;
   };
@@ -166,8 +166,9 @@ export function createMlpDenoiser(options: {
       const emb = tf.concat([tf.sin(angle), tf.cos(angle)], 1);
       let h = tf.add(tf.add(tf.matMul(tf.reshape(xIn, [n, dim]), wIn), tf.matMul(emb, wEmb)), bIn);
       for (const l of layers) {
-        const { mean, variance } = tf.moments(h, 1, true);
-        const hn = tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, 1e-5)));
+        // LayerNorm without tf.moments (its internal cast has no gradient path through some tfjs bundles).
+        const centered = tf.sub(h, tf.mean(h, 1, true));
+        const hn = tf.div(centered, tf.sqrt(tf.add(tf.mean(tf.square(centered), 1, true), 1e-5)));
         const a = tf.add(tf.matMul(hn, l.w1), l.b1);
         h = tf.add(h, tf.add(tf.matMul(tf.mul(a, tf.sigmoid(a)), l.w2), l.b2));
       }
@@ -185,8 +186,10 @@ export function createMlpDenoiser(options: {
 }
 
 /**
- * Trains F with {@link diffusionLoss} and Adam (Kingma & Ba 2015). `data()` returns a fresh `[batch, ...dims]` batch each
- * step (or pass a tensor to resample rows from). Returns the loss of every step.
+ * Trains F with {@link diffusionLoss} and Adam (Kingma & Ba 2015, β = (0.9, 0.999)), the learning rate decayed by a
+ * half cosine to 10% (`schedule: 'cosine'`, default) or constant. With `ema` (e.g. 0.99) an exponential moving
+ * average of the weights is kept and written into the model at the end (as EDM samples from its EMA network).
+ * `data` is a pool `[n, ...dims]` to draw batches from, or `(step) => batch`. Returns the loss of every step.
  */
 export function trainDenoiser(
   form: Formulation,
@@ -196,31 +199,63 @@ export function trainDenoiser(
     steps?: number;
     batchSize?: number;
     learningRate?: number;
+    schedule?: 'cosine' | 'constant';
+    ema?: number;
     rng: Rng;
     onStep?: (step: number, loss: number) => void;
   },
 ): Float64Array {
   const fn = 'diffusion.trainDenoiser';
-  assertKnownOptions(fn, options, ['steps', 'batchSize', 'learningRate', 'rng', 'onStep']);
-  const { steps = 1000, batchSize = 256, learningRate = 2e-3, rng } = options;
+  assertKnownOptions(fn, options, ['steps', 'batchSize', 'learningRate', 'schedule', 'ema', 'rng', 'onStep']);
+  const { steps = 1000, batchSize = 256, learningRate = 2e-3, schedule = 'cosine', ema = 0, rng } = options;
   assertInteger(fn, 'options.steps', steps, 1);
   assertInteger(fn, 'options.batchSize', batchSize, 1);
   assertNumber(fn, 'options.learningRate', learningRate, { exclusiveMin: 0 });
-  const opt = tf.train.adam(learningRate);
+  assertOneOf(fn, 'options.schedule', schedule, ['cosine', 'constant'] as const);
+  assertNumber(fn, 'options.ema', ema, { min: 0, max: 1 });
+  if (!rng || typeof rng.normal !== 'function')
+    throw new ValueError(argumentMessage(fn, 'options.rng', 'an Rng from createRng(seed)', String(rng)));
+  const vars = model.variables;
+  const m1 = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+  const m2 = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+  const avg = ema > 0 ? vars.map((v) => tf.tidy(() => tf.variable(tf.clone(v), false))) : [];
+  const [b1, b2, epsAdam] = [0.9, 0.999, 1e-8];
   const losses = new Float64Array(steps);
   const pool = typeof data === 'function' ? null : data;
-  for (let step = 0; step < steps; step++) {
-    const batch =
-      pool === null
-        ? (data as (s: number) => tf.Tensor)(step)
-        : tf.tidy(() => tf.gather(pool, tf.tensor1d(rng.randintData(batchSize, 0, pool.shape[0]!), 'int32')));
-    const cost = opt.minimize(() => diffusionLoss(form, model.apply, batch, { rng }), true, model.variables);
-    losses[step] = cost!.dataSync()[0]!;
-    cost!.dispose();
-    batch.dispose();
-    options.onStep?.(step, losses[step]!);
+  try {
+    for (let step = 0; step < steps; step++) {
+      const batch =
+        pool === null
+          ? (data as (s: number) => tf.Tensor)(step)
+          : tf.tidy(() =>
+              tf.gather(pool, tf.tensor1d(rng.randintData(batchSize, 0, pool.shape[0]!), 'int32')),
+            );
+      const { value, grads } = tf.variableGrads(() => diffusionLoss(form, model.apply, batch, { rng }), vars);
+      const lr =
+        schedule === 'cosine'
+          ? learningRate * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / steps)))
+          : learningRate;
+      const c1 = 1 - b1 ** (step + 1);
+      const c2 = 1 - b2 ** (step + 1);
+      tf.tidy(() => {
+        vars.forEach((v, k) => {
+          const g = grads[v.name]!;
+          m1[k]!.assign(tf.add(tf.mul(m1[k]!, b1), tf.mul(g, 1 - b1)));
+          m2[k]!.assign(tf.add(tf.mul(m2[k]!, b2), tf.mul(tf.square(g), 1 - b2)));
+          const upd = tf.div(tf.div(m1[k]!, c1), tf.add(tf.sqrt(tf.div(m2[k]!, c2)), epsAdam));
+          v.assign(tf.sub(v, tf.mul(upd, lr)));
+          if (ema > 0) avg[k]!.assign(tf.add(tf.mul(avg[k]!, ema), tf.mul(v, 1 - ema)));
+        });
+      });
+      losses[step] = value.dataSync()[0]!;
+      tf.dispose([value, batch, ...Object.values(grads)]);
+      options.onStep?.(step, losses[step]!);
+    }
+    if (ema > 0) vars.forEach((v, k) => v.assign(avg[k]!));
+  } finally {
+    // Variables are disposed one by one: tf.dispose skips a Variable made by another tfjs-core copy's engine.
+    for (const v of [...m1, ...m2, ...avg]) v.dispose();
   }
-  opt.dispose();
   return losses;
 }
 
@@ -267,34 +302,45 @@ export function toyData(kind: 'mixture' | 'moons' | 'swiss-roll', n: number, rng
 }
 
 /**
- * Maximum mean discrepancy (Gretton et al. 2012), the biased V-statistic MMD² with a sum of Gaussian kernels
- * exp(−‖a − b‖²/(2h²)) over `bandwidths`. a: `[n, dim]`, b: `[m, dim]`; returns MMD² (float64).
+ * Maximum mean discrepancy (Gretton et al. 2012, eq. 3): the unbiased U-statistic MMD²_u with a sum of Gaussian
+ * kernels exp(−‖a − b‖²/(2h²)) over `bandwidths` (within-set sums exclude the diagonal, so two samples of one
+ * distribution give ≈ 0, possibly slightly negative). a: `[n, dim]`, b: `[m, dim]` (n, m ≥ 2); returns MMD²_u.
  */
 export function mmd(a: tf.Tensor, b: tf.Tensor, options: { bandwidths?: number[] } = {}): number {
   const fn = 'diffusion.mmd';
   assertTensor(fn, 'a', a);
   assertTensor(fn, 'b', b);
-  if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[1]) {
+  if (a.rank !== 2 || a.shape[0]! < 2) {
     throw new ShapeError(
-      argumentMessage(fn, 'b', `rank 2 with ${a.shape[1]} columns like a`, `shape ${formatShape(b.shape)}`),
+      argumentMessage(fn, 'a', 'rank 2 [n, dim] with n >= 2', `shape ${formatShape(a.shape)}`),
+    );
+  }
+  if (b.rank !== 2 || b.shape[0]! < 2 || a.shape[1] !== b.shape[1]) {
+    throw new ShapeError(
+      argumentMessage(fn, 'b', `rank 2 [m, ${a.shape[1]}] with m >= 2`, `shape ${formatShape(b.shape)}`),
     );
   }
   const { bandwidths = [0.1, 0.2, 0.5, 1, 2] } = options;
   const A = a.dataSync();
   const B = b.dataSync();
   const d = a.shape[1]!;
-  const kmean = (X: ArrayLike<number>, nx: number, Y: ArrayLike<number>, ny: number) => {
+  const ksum = (X: ArrayLike<number>, nx: number, Y: ArrayLike<number>, ny: number, same: boolean) => {
     let s = 0;
     for (let i = 0; i < nx; i++) {
       for (let j = 0; j < ny; j++) {
+        if (same && i === j) continue;
         let d2 = 0;
         for (let k = 0; k < d; k++) d2 += (X[i * d + k]! - Y[j * d + k]!) ** 2;
         for (const h of bandwidths) s += Math.exp(-d2 / (2 * h * h));
       }
     }
-    return s / (nx * ny);
+    return s;
   };
   const na = a.shape[0]!;
   const nb = b.shape[0]!;
-  return kmean(A, na, A, na) + kmean(B, nb, B, nb) - 2 * kmean(A, na, B, nb);
+  return (
+    ksum(A, na, A, na, true) / (na * (na - 1)) +
+    ksum(B, nb, B, nb, true) / (nb * (nb - 1)) -
+    (2 * ksum(A, na, B, nb, false)) / (na * nb)
+  );
 }
