@@ -28,10 +28,6 @@ export interface PrecisionKernels {
   e4m3_to_f32(src: number, dst: number, n: number, part: number, parts: number): void;
   f32_to_e5m2(src: number, dst: number, n: number, saturate: number, part: number, parts: number): void;
   e5m2_to_f32(src: number, dst: number, n: number, part: number, parts: number): void;
-  round_f16(src: number, dst: number, n: number, part: number, parts: number): void;
-  round_bf16(src: number, dst: number, n: number, part: number, parts: number): void;
-  round_e4m3(src: number, dst: number, n: number, saturate: number, part: number, parts: number): void;
-  round_e5m2(src: number, dst: number, n: number, saturate: number, part: number, parts: number): void;
 }
 
 /** @lab/precision's WebAssembly kernels. */
@@ -51,7 +47,6 @@ export type Narrow = 'f16' | 'bf16' | 'e4m3' | 'e5m2';
 
 const ENCODE = { f16: 'f32_to_f16', bf16: 'f32_to_bf16', e4m3: 'f32_to_e4m3', e5m2: 'f32_to_e5m2' } as const;
 const DECODE = { f16: 'f16_to_f32', bf16: 'bf16_to_f32', e4m3: 'e4m3_to_f32', e5m2: 'e5m2_to_f32' } as const;
-const ROUND = { f16: 'round_f16', bf16: 'round_bf16', e4m3: 'round_e4m3', e5m2: 'round_e5m2' } as const;
 const WIDTH = { f16: 2, bf16: 2, e4m3: 1, e5m2: 1 } as const;
 
 /** Values per chunk streamed through WebAssembly memory (64 KiB of float32: in and out stay in L2). */
@@ -168,38 +163,36 @@ export function decodeWasm(kind: Narrow, src: NarrowArray, dst: Float32Array): v
 }
 
 /**
- * float32 → narrow format → float32 in one pass of the WebAssembly kernels (fake quantization), bit-identical
- * to {@link encodeWasm} followed by {@link decodeWasm}. `dst` may be `src`.
+ * float32 → narrow format → float32 with the WebAssembly kernels (fake quantization), bit-identical to
+ * {@link encodeWasm} followed by {@link decodeWasm}, but with one copy in and one copy out: each chunk is
+ * encoded and decoded while it sits in WebAssembly memory. `dst` may be `src`.
  */
 export function roundWasm(kind: Narrow, src: Float32Array, dst: Float32Array, saturate: boolean): void {
-  const kernel = ROUND[kind];
+  const width = WIDTH[kind];
+  const encode = precisionKernels.exports[ENCODE[kind]] as (...args: number[]) => void;
+  const decode = precisionKernels.exports[DECODE[kind]] as (...args: number[]) => void;
   const extra = kind === 'e4m3' || kind === 'e5m2' ? [saturate ? 1 : 0] : [];
   const n = src.length;
   // Copy raw bits so that NaN payloads survive on every engine.
   const srcBits = new Uint32Array(src.buffer, src.byteOffset, n);
   const dstBits = new Uint32Array(dst.buffer, dst.byteOffset, n);
-  if (n >= PARALLEL_MIN && threadCount() > 1) {
-    runParallel(
-      kernel,
-      extra,
-      n,
-      4,
-      4,
-      (memory, ptr, start, count) => new Uint32Array(memory, ptr, count).set(srcBits.subarray(start, start + count)),
-      (memory, ptr, start, count) => dstBits.set(new Uint32Array(memory, ptr, count), start),
-    );
-    return;
-  }
+  const parallel = n >= PARALLEL_MIN && threadCount() > 1;
   precisionKernels.withArena((arena) => {
-    const chunk = Math.min(CHUNK, Math.ceil(n / 16) * 16);
+    const chunk = Math.min(parallel ? PARALLEL_BLOCK : CHUNK, Math.ceil(n / 16) * 16);
     const ptr = arena.alloc(4 * chunk);
-    const view = new Uint32Array(precisionKernels.memory.buffer, ptr, chunk);
-    const fn = precisionKernels.exports[kernel] as (...args: number[]) => void;
+    const packed = arena.alloc(width * chunk);
     for (let start = 0; start < n; start += chunk) {
       const count = Math.min(chunk, n - start);
+      const view = new Uint32Array(precisionKernels.memory.buffer, ptr, count);
       view.set(srcBits.subarray(start, start + count));
-      fn(ptr, ptr, count, ...extra, 0, 1);
-      dstBits.set(count === chunk ? view : view.subarray(0, count), start);
+      if (parallel) {
+        precisionKernels.run(ENCODE[kind], [ptr, packed, count, ...extra], 4 * threadCount());
+        precisionKernels.run(DECODE[kind], [packed, ptr, count], 4 * threadCount());
+      } else {
+        encode(ptr, packed, count, ...extra, 0, 1);
+        decode(packed, ptr, count, 0, 1);
+      }
+      dstBits.set(view, start);
     }
   });
 }
