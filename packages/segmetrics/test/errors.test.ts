@@ -55,10 +55,13 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       /pred must be integer .* got NaN at index 1/,
     );
     expect(() => confusionMatrix([0], [0], { numClasses: 0 })).toThrowError(
-      'segmetrics.confusionMatrix: numClasses must be an integer in [1, 65535], got 0',
+      'segmetrics.confusionMatrix: numClasses must be an integer in [1, 1024], got 0',
     );
     expect(() => confusionMatrix([0], [0], { numClasses: 2.5 })).toThrowError(
       /numClasses must be an integer/,
+    );
+    expect(() => new SegmentationMetric({ numClasses: 5000 })).toThrowError(
+      /numClasses must be an integer in \[1, 1024\], got 5000/,
     );
     expect(() => confusionMatrix([0], [0], { numClasses: 2, ignoreIndex: 0.5 })).toThrowError(
       /ignoreIndex must be an integer/,
