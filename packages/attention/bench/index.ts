@@ -28,16 +28,20 @@ function makeInputs(H: number, L: number, D: number, seed = 1): Inputs {
   return { q: rng.normal([1, H, L, D]), k: rng.normal([1, H, L, D]), v: rng.normal([1, H, L, D]) };
 }
 
-/** Peak bytes of one call: tfjs tensors plus the attention kernels' WebAssembly arena. */
+/**
+ * Peak bytes one call adds to what was allocated before it (its inputs): tfjs tensors (tf.profile) plus the
+ * attention kernels' WebAssembly arena (inputs copied in, packed keys, tiles, output).
+ */
 async function peakBytes(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
   flashKernelMemory.resetPeak();
   const arenaBefore = flashKernelMemory.peakBytes;
+  const before = tf.memory().numBytes;
   const info = await tf.profile(() => {
     const r = f();
     tf.dispose(r);
     return [];
   });
-  return info.peakBytes + Math.max(0, flashKernelMemory.peakBytes - arenaBefore);
+  return info.peakBytes - before + Math.max(0, flashKernelMemory.peakBytes - arenaBefore);
 }
 
 const forwardBackward = (fn: Attn, x: Inputs, causal: boolean) => () => {
@@ -95,6 +99,7 @@ function attentionCases(quick: boolean, backward: boolean): BenchCase[] {
             'peakBytes:composite': await peakBytes(f(scaledDotProductAttention)),
             'peakBytes:flash': await peakBytes(f(flashAttention)),
           };
+          if (!backward && L <= 2048) result['peakBytes:naive'] = await peakBytes(f(naiveAttention));
           if (!quick && !backward && L === 4096 && causal) {
             // L = 16 384 on one head: the composite would need a 1 GiB score matrix per head; flash streams it.
             const big = makeInputs(1, 16384, D, 2);

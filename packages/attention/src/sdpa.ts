@@ -102,17 +102,24 @@ function groupsForward(
   const lses: tf.Tensor[] = [];
   for (let b = 0; b < batch; b++) {
     for (let hk = 0; hk < headsKV; hk++) {
-      const { s } = groupScores(q, kT, bias, maskAdd, r, b, hk);
-      const vv = tf.reshape(tf.slice(v, [b, hk, 0, 0], [1, 1, S, D]), [S, D]); // [S, D]
-      // Softmax over keys. A row with no visible key has max -inf: shift it by -FLT_MAX instead (its e are
-      // all 0), and divide by max(z, 1) (z >= 1 on every other row: its max term is exp(0)), so it gives
-      // zeros rather than NaN.
-      const m = tf.maximum(tf.max(s, -1, true), -FLT_MAX); // [G, L, 1]
-      const e = tf.exp(tf.sub(s, m)); // [G, L, S]
-      const z = tf.sum(e, -1, true); // [G, L, 1]
-      const p = tf.div(e, tf.maximum(z, 1));
-      outs.push(tf.reshape(tf.matMul(tf.reshape(p, [group * L, S]), vv), [group, L, D])); // [G, L, D]
-      lses.push(tf.reshape(tf.add(tf.log(z), m), [group, L])); // log 0 = -inf for an empty row
+      // One group at a time: its [G·L, S] scores, exponentials and probabilities are freed before the next.
+      const [o, l] = tf.tidy(() => {
+        const { s } = groupScores(q, kT, bias, maskAdd, r, b, hk);
+        const vv = tf.reshape(tf.slice(v, [b, hk, 0, 0], [1, 1, S, D]), [S, D]); // [S, D]
+        // Softmax over keys. A row with no visible key has max -inf: shift it by -FLT_MAX instead (its e are
+        // all 0), and divide by max(z, 1) (z >= 1 on every other row: its max term is exp(0)), so it gives
+        // zeros rather than NaN.
+        const m = tf.maximum(tf.max(s, -1, true), -FLT_MAX); // [G, L, 1]
+        const e = tf.exp(tf.sub(s, m)); // [G, L, S]
+        const z = tf.sum(e, -1, true); // [G, L, 1]
+        const p = tf.div(e, tf.maximum(z, 1));
+        return [
+          tf.reshape(tf.matMul(tf.reshape(p, [group * L, S]), vv), [group, L, D]), // [G, L, D]
+          tf.reshape(tf.add(tf.log(z), m), [group, L]), // log 0 = -inf for an empty row
+        ];
+      });
+      outs.push(o!);
+      lses.push(l!);
     }
   }
   const shapeOut = [batch, r.headsQ, L, D] as [number, number, number, number];
@@ -154,20 +161,26 @@ function groupsBackward(
   for (let b = 0; b < batch; b++) {
     for (let hk = 0; hk < headsKV; hk++) {
       const h0 = hk * group;
-      const { qg, s } = groupScores(q, kT, bias, maskAdd, r, b, hk);
-      const p = tf.reshape(
-        tf.exp(tf.sub(s, tf.reshape(groupRows(lseSafe, b, h0, group, 1), [group, L, 1]))),
-        [group * L, S],
-      ); // [G·L, S]
-      const dO = groupRows(dy, b, h0, group, D); // [G·L, D]
-      const kg = tf.reshape(tf.slice(k, [b, hk, 0, 0], [1, 1, S, D]), [S, D]);
-      const vt = tf.reshape(tf.slice(vT, [b, hk, 0, 0], [1, 1, D, S]), [D, S]);
-      dvs.push(tf.matMul(tf.transpose(p), dO)); // [S, D]
-      const dp = tf.matMul(dO, vt); // [G·L, S]
-      const ds = tf.mul(p, tf.sub(dp, groupRows(dvec, b, h0, group, 1))); // [G·L, S]
-      dqs.push(tf.mul(tf.matMul(ds, kg), scale)); // [G·L, D]
-      dks.push(tf.mul(tf.matMul(tf.transpose(ds), qg), scale)); // [S, D]
-      if (bias) dss.push(ds);
+      const [dq, dk, dv, ds] = tf.tidy(() => {
+        const { qg, s } = groupScores(q, kT, bias, maskAdd, r, b, hk);
+        const lseRows = tf.reshape(groupRows(lseSafe, b, h0, group, 1), [group, L, 1]);
+        const p = tf.reshape(tf.exp(tf.sub(s, lseRows)), [group * L, S]); // [G·L, S]
+        const dO = groupRows(dy, b, h0, group, D); // [G·L, D]
+        const kg = tf.reshape(tf.slice(k, [b, hk, 0, 0], [1, 1, S, D]), [S, D]);
+        const vt = tf.reshape(tf.slice(vT, [b, hk, 0, 0], [1, 1, D, S]), [D, S]);
+        const dp = tf.matMul(dO, vt); // [G·L, S]
+        const dsGroup = tf.mul(p, tf.sub(dp, groupRows(dvec, b, h0, group, 1))); // [G·L, S]
+        return [
+          tf.mul(tf.matMul(dsGroup, kg), scale), // dQ [G·L, D]
+          tf.mul(tf.matMul(tf.transpose(dsGroup), qg), scale), // dK [S, D]
+          tf.matMul(tf.transpose(p), dO), // dV [S, D]
+          ...(bias ? [dsGroup] : []),
+        ];
+      });
+      dqs.push(dq!);
+      dks.push(dk!);
+      dvs.push(dv!);
+      if (ds) dss.push(ds);
     }
   }
   const cat = (xs: tf.Tensor[]) => (xs.length === 1 ? xs[0]! : tf.concat(xs, 0));
