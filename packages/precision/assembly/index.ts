@@ -152,7 +152,8 @@ export function bf16_to_f32(src: usize, dst: usize, n: i32, part: i32, parts: i3
 // One lane function for both fp8 formats; the constants (made before the loop) carry the format:
 //   rebias = (127 - bias) << 23 minus the rounding half (2^(shift-1) - 1), shift = 23 - mantissaBits,
 //   minNormal = pattern of 2^(1 - bias), magic = a power of two whose ulp is the min subnormal,
-//   maxBits = +max pattern, huge = pattern of a value past any rounding to max.
+//   maxBits = +max pattern. Past the range (±inf included) the rebased pattern exceeds maxBits, so one compare
+//   catches every overflow; NaN is selected last.
 function f32ToFp8x4(
   u: v128,
   shift: i32,
@@ -162,10 +163,8 @@ function f32ToFp8x4(
   minNormal: v128,
   magic: v128,
   maxBits: v128,
-  huge: v128,
   inf32: v128,
   overflow: v128,
-  infinity: v128,
   nan: v128,
 ): v128 {
   const abs = v128.and(u, absMask);
@@ -174,9 +173,7 @@ function f32ToFp8x4(
   const normal = i32x4.shr_u(i32x4.add(i32x4.sub(abs, rebias), lsb), shift);
   const subnormal = i32x4.sub(f32x4.add(abs, magic), magic);
   let out = v128.bitselect(normal, subnormal, i32x4.ge_s(abs, minNormal));
-  const over = v128.or(i32x4.gt_s(out, maxBits), i32x4.ge_s(abs, huge));
-  out = v128.bitselect(overflow, out, over);
-  out = v128.bitselect(infinity, out, i32x4.eq(abs, inf32));
+  out = v128.bitselect(overflow, out, i32x4.gt_s(out, maxBits));
   out = v128.bitselect(nan, out, i32x4.gt_s(abs, inf32));
   return v128.or(out, sign);
 }
@@ -192,16 +189,15 @@ export function f32_to_e4m3(src: usize, dst: usize, n: i32, saturate: i32, part:
   const minNormal = splat(0x3c800000, z); // 2^-6
   const magic = splat(0x46800000, z); // 2^14: ulp 2^-9
   const maxBits = splat(0x7e, z);
-  const huge = splat(0x44000000, z); // 512
   const inf32 = splat(0x7f800000, z);
   const overflow = splat(saturate ? 0x7e : 0x7f, z);
   const nan = splat(0x7f, z);
   for (let b = <i32>(range >> 32); b < end; b++) {
     const s = src + (<usize>b << 6);
-    const r0 = f32ToFp8x4(v128.load(s), 20, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
-    const r1 = f32ToFp8x4(v128.load(s, 16), 20, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
-    const r2 = f32ToFp8x4(v128.load(s, 32), 20, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
-    const r3 = f32ToFp8x4(v128.load(s, 48), 20, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
+    const r0 = f32ToFp8x4(v128.load(s), 20, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
+    const r1 = f32ToFp8x4(v128.load(s, 16), 20, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
+    const r2 = f32ToFp8x4(v128.load(s, 32), 20, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
+    const r3 = f32ToFp8x4(v128.load(s, 48), 20, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
     v128.store(dst + (<usize>b << 4), i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(r0, r1), i16x8.narrow_i32x4_u(r2, r3)));
   }
 }
@@ -217,16 +213,15 @@ export function f32_to_e5m2(src: usize, dst: usize, n: i32, saturate: i32, part:
   const minNormal = splat(0x38800000, z); // 2^-14
   const magic = splat(0x43000000, z); // 2^7: ulp 2^-16
   const maxBits = splat(0x7b, z);
-  const huge = splat(0x47800000, z); // 65536
   const inf32 = splat(0x7f800000, z);
   const overflow = splat(saturate ? 0x7b : 0x7c, z);
   const nan = splat(0x7e, z);
   for (let b = <i32>(range >> 32); b < end; b++) {
     const s = src + (<usize>b << 6);
-    const r0 = f32ToFp8x4(v128.load(s), 21, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
-    const r1 = f32ToFp8x4(v128.load(s, 16), 21, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
-    const r2 = f32ToFp8x4(v128.load(s, 32), 21, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
-    const r3 = f32ToFp8x4(v128.load(s, 48), 21, absMask, one, rebias, minNormal, magic, maxBits, huge, inf32, overflow, overflow, nan);
+    const r0 = f32ToFp8x4(v128.load(s), 21, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
+    const r1 = f32ToFp8x4(v128.load(s, 16), 21, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
+    const r2 = f32ToFp8x4(v128.load(s, 32), 21, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
+    const r3 = f32ToFp8x4(v128.load(s, 48), 21, absMask, one, rebias, minNormal, magic, maxBits, inf32, overflow, nan);
     v128.store(dst + (<usize>b << 4), i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(r0, r1), i16x8.narrow_i32x4_u(r2, r3)));
   }
 }
