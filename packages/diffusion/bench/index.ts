@@ -3,9 +3,10 @@
  * each sampler against the exact probability-flow ODE solution versus the number of denoiser evaluations), and
  * sampler throughput.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import { createRng } from '@lab/tensor';
 import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   ablationSampler,
   type Denoiser,
@@ -49,9 +50,45 @@ const kd = (sampler: typeof sampleEuler) => (D: Denoiser, z: tf.Tensor, n: numbe
 
 /** Figure 2's four configurations (ablation_sampler) and the k-diffusion samplers on Karras σ (0.002 … 80). */
 export const CONFIGS: Config[] = [
-  { key: 'vp-euler', sigmaMax: VP_SIGMA_MAX, ...euler, run: (D, z, n) => ablationSampler(D, z, { solver: 'euler', discretization: 'vp', schedule: 'vp', scaling: 'vp', numSteps: n }) },
-  { key: 've-euler', sigmaMax: 100, ...euler, run: (D, z, n) => ablationSampler(D, z, { solver: 'euler', discretization: 've', schedule: 've', scaling: 'none', numSteps: n }) },
-  { key: 'iddpm-ddim', sigmaMax: 81, ...euler, run: (D, z, n) => ablationSampler(D, z, { solver: 'euler', discretization: 'iddpm', schedule: 'linear', scaling: 'none', numSteps: n }) },
+  {
+    key: 'vp-euler',
+    sigmaMax: VP_SIGMA_MAX,
+    ...euler,
+    run: (D, z, n) =>
+      ablationSampler(D, z, {
+        solver: 'euler',
+        discretization: 'vp',
+        schedule: 'vp',
+        scaling: 'vp',
+        numSteps: n,
+      }),
+  },
+  {
+    key: 've-euler',
+    sigmaMax: 100,
+    ...euler,
+    run: (D, z, n) =>
+      ablationSampler(D, z, {
+        solver: 'euler',
+        discretization: 've',
+        schedule: 've',
+        scaling: 'none',
+        numSteps: n,
+      }),
+  },
+  {
+    key: 'iddpm-ddim',
+    sigmaMax: 81,
+    ...euler,
+    run: (D, z, n) =>
+      ablationSampler(D, z, {
+        solver: 'euler',
+        discretization: 'iddpm',
+        schedule: 'linear',
+        scaling: 'none',
+        numSteps: n,
+      }),
+  },
   { key: 'edm-heun', sigmaMax: 80, ...heun, run: (D, z, n) => edmSampler(D, z, { numSteps: n }) },
   { key: 'k-euler', sigmaMax: 80, ...euler, run: kd(sampleEuler) },
   { key: 'k-heun', sigmaMax: 80, ...heun, run: kd(sampleHeun) },
@@ -61,7 +98,12 @@ export const CONFIGS: Config[] = [
 ];
 
 /** The exact ODE solution from latents·σmax: Heun with `steps` Karras steps (ρ = 7) down to 1e-4, then to 0. */
-export function referenceSolution(D: Denoiser, latents: tf.Tensor, sigmaMax: number, steps: number): tf.Tensor {
+export function referenceSolution(
+  D: Denoiser,
+  latents: tf.Tensor,
+  sigmaMax: number,
+  steps: number,
+): tf.Tensor {
   return tf.tidy(() => sampleHeun(D, tf.mul(latents, sigmaMax), karrasSigmas(steps, 1e-4, sigmaMax)));
 }
 

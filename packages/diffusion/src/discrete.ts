@@ -3,7 +3,7 @@
  * expressed with the EDM denoiser: x_t = √ᾱ_t·(x₀ + σ_t·ε) with σ_t = √((1 − ᾱ_t)/ᾱ_t), so D(x_t/√ᾱ_t; σ_t)
  * predicts x₀ and ε̂ = (x_t − √ᾱ_t·x₀̂)/√(1 − ᾱ_t).
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   argumentMessage,
   assertInteger,
@@ -13,6 +13,7 @@ import {
   type Rng,
   ValueError,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Denoiser, NoiseFn, StepCallback } from './types.js';
 import { assertFunction, assertSamples, denoise, noiseSource, release } from './util.js';
 

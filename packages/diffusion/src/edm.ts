@@ -2,8 +2,9 @@
  * The samplers of Karras et al. 2022 (NVlabs/edm `generate.py`): `edm_sampler` (Algorithm 2) and
  * `ablation_sampler` (the generalised sampler of Algorithm 1 + 2 used for the paper's Figure 2 and Table 2).
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import { assertInteger, assertKnownOptions, assertNumber, assertOneOf, type Rng } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { iddpmLevels, vpSigma, vpSigmaInv } from './precond.js';
 import type { Denoiser, NoiseFn, StepCallback } from './types.js';
 import { assertFunction, assertSamples, denoise, noiseSource, release } from './util.js';

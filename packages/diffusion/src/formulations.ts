@@ -4,7 +4,7 @@
  * inverse, the sampling time steps, the training-σ distribution p_train(σ), the loss weight λ(σ) and the
  * preconditioning.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+
 import {
   assertInteger,
   assertKnownOptions,
@@ -13,6 +13,7 @@ import {
   createRng,
   type Rng,
 } from '@lab/tensor';
+import type * as tf from '@tensorflow/tfjs-core';
 import { ablationSigmaSteps, runScaledSampler, type TimeSchedule } from './edm.js';
 import {
   edmPrecond,

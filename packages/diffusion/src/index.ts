@@ -2,15 +2,38 @@
  * @lab/diffusion: the design space of diffusion models (Karras et al. 2022, "Elucidating the Design Space of
  * Diffusion-Based Generative Models"; Song et al. 2021, "Score-Based Generative Modeling through SDEs") for tfjs.
  */
+
 export {
-  ablationSampler,
+  alphasCumprod,
+  betaSchedule,
+  type DiscreteSamplerOptions,
+  ddimSampler,
+  ddimSigmas,
+  ddimTimesteps,
+  ddpmSampler,
+  discreteSigma,
+} from './discrete.js';
+export {
   type AblationSamplerOptions,
+  ablationSampler,
   ablationSigmaSteps,
-  edmSampler,
   type EdmSamplerOptions,
+  edmSampler,
   edmTimeSteps,
+  runScaledSampler,
+  type TimeSchedule,
   vpBetas,
 } from './edm.js';
+export {
+  edmFormulation,
+  type Formulation,
+  flowMatchingFormulation,
+  formulation,
+  formulationSampler,
+  iddpmFormulation,
+  veFormulation,
+  vpFormulation,
+} from './formulations.js';
 export {
   type AncestralOptions,
   ancestralStep,
@@ -27,12 +50,14 @@ export {
   sampleHeun,
   sampleLms,
 } from './kdiffusion.js';
+export { annealedLangevin, denoiserScore, geometricSigmas, type NoiseConditionalScore } from './langevin.js';
 export {
   type GaussianMixture,
   type GaussianMixtureSpec,
   gaussianMixture,
   gaussianMixtureDenoiser,
 } from './mixture.js';
+export { type Rk45Result, solveRk45 } from './ode.js';
 export {
   edmPrecond,
   flowPrecond,
@@ -47,37 +72,13 @@ export {
   vpSigmaInv,
 } from './precond.js';
 export { integrate } from './quadrature.js';
-export { exponentialSigmas, karrasSigmas, polyexponentialSigmas, vpSigmas } from './schedules.js';
-export type { Denoiser, NoiseFn, ScoreFn, StepCallback, StepInfo } from './types.js';
-export {
-  alphasCumprod,
-  betaSchedule,
-  ddimSampler,
-  ddimSigmas,
-  ddimTimesteps,
-  ddpmSampler,
-  type DiscreteSamplerOptions,
-  discreteSigma,
-} from './discrete.js';
-export { runScaledSampler, type TimeSchedule } from './edm.js';
-export {
-  edmFormulation,
-  type Formulation,
-  flowMatchingFormulation,
-  formulation,
-  formulationSampler,
-  iddpmFormulation,
-  veFormulation,
-  vpFormulation,
-} from './formulations.js';
-export { annealedLangevin, denoiserScore, geometricSigmas, type NoiseConditionalScore } from './langevin.js';
-export { type Rk45Result, solveRk45 } from './ode.js';
 export {
   DiffusionScheduler,
   type PredictionType,
   type SchedulerSolver,
   type SchedulerTimestep,
 } from './scheduler.js';
+export { exponentialSigmas, karrasSigmas, polyexponentialSigmas, vpSigmas } from './schedules.js';
 export {
   type Corrector,
   type LikelihoodOptions,
@@ -86,8 +87,8 @@ export {
   logLikelihood,
   odeSampler,
   type PcSamplerOptions,
-  pcSampler,
   type Predictor,
+  pcSampler,
   type Sde,
   type SdeLike,
   scoreFromDenoiser,
@@ -105,3 +106,4 @@ export {
   toyData,
   trainDenoiser,
 } from './training.js';
+export type { Denoiser, NoiseFn, ScoreFn, StepCallback, StepInfo } from './types.js';

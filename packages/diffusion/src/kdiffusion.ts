@@ -6,7 +6,7 @@
  * Every sampler: `sampleX(denoiser, x, sigmas, options)`, x `[batch, ...dims]` already at σ₀ (e.g. latents·σ₀),
  * sigmas `[n + 1]` (decreasing, final 0); returns `[batch, ...dims]` at σₙ.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   assertInteger,
   assertKnownOptions,
@@ -15,6 +15,7 @@ import {
   type Rng,
   ValueError,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { integrate } from './quadrature.js';
 import type { Denoiser, NoiseFn, StepCallback } from './types.js';
 import { assertFunction, assertSamples, denoise, noiseSource, release, toSigmas } from './util.js';

@@ -1,8 +1,9 @@
 /**
  * Annealed Langevin dynamics (Song & Ermon 2019, NCSN, Algorithm 1; official code `anneal_Langevin_dynamics`).
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import { assertInteger, assertKnownOptions, assertNumber, assertOneOf, type Rng } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import type { NoiseFn } from './types.js';
 import { assertFunction, assertSamples, checkOutput, noiseSource, release, toSigmas } from './util.js';
 

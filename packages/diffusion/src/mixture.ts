@@ -2,7 +2,7 @@
  * The exact denoiser of an isotropic Gaussian mixture (Karras et al. 2022, eq. 3: D(x; σ) = E[x₀ | x₀ + σn = x]),
  * its score and log-density, so that every sampler can be tested and compared without a trained network.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   argumentMessage,
   assertNumber,
@@ -12,6 +12,7 @@ import {
   ShapeError,
   ValueError,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Denoiser } from './types.js';
 import { rowShape } from './util.js';
 

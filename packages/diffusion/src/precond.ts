@@ -2,8 +2,9 @@
  * Preconditionings of Karras et al. 2022, Table 1 (NVlabs/edm `training/networks.py`: VPPrecond, VEPrecond,
  * iDDPMPrecond, EDMPrecond): D(x; σ) = c_skip(σ)·x + c_out(σ)·F(c_in(σ)·x; c_noise(σ)).
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import { argumentMessage, assertInteger, assertKnownOptions, assertNumber, ValueError } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Denoiser } from './types.js';
 import { checkOutput, rowShape } from './util.js';
 

@@ -3,7 +3,7 @@
  * `scale_model_input` / `step` pattern), on any formulation of Karras et al. 2022 (Table 1), with Euler, Heun,
  * Euler ancestral and DPM-Solver++(2M) updates in σ (k-diffusion semantics).
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   argumentMessage,
   assertInteger,
@@ -13,6 +13,7 @@ import {
   type Rng,
   ValueError,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { edmFormulation, type Formulation } from './formulations.js';
 import { ancestralStep } from './kdiffusion.js';
 import type { NoiseFn } from './types.js';

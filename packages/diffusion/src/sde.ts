@@ -6,7 +6,7 @@
  *
  * Tensors: x `[batch, ...dims]`, t `[batch]` (time in [0, T], T = 1).
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   argumentMessage,
   assertInteger,
@@ -20,6 +20,7 @@ import {
   ShapeError,
   ValueError,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { solveRk45 } from './ode.js';
 import type { Denoiser, NoiseFn, ScoreFn } from './types.js';
 import {

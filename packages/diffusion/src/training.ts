@@ -3,7 +3,7 @@
  * the denoising score-matching loss E_{σ,y,n}[λ(σ)·‖D(y + n; σ) − y‖²] of any formulation, a small residual MLP
  * denoiser, 2-D toy data sets and the maximum mean discrepancy used to check samples.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   argumentMessage,
   assertInteger,
@@ -11,11 +11,12 @@ import {
   assertNumber,
   assertOneOf,
   assertTensor,
+  formatShape,
   type Rng,
   ShapeError,
   ValueError,
-  formatShape,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Formulation } from './formulations.js';
 import type { RawModel } from './precond.js';
 import type { Denoiser } from './types.js';
@@ -251,7 +252,11 @@ export function trainDenoiser(
       tf.dispose([value, batch, ...Object.values(grads)]);
       options.onStep?.(step, losses[step]!);
     }
-    if (ema > 0) vars.forEach((v, k) => v.assign(avg[k]!));
+    if (ema > 0) {
+      vars.forEach((v, k) => {
+        v.assign(avg[k]!);
+      });
+    }
   } finally {
     // Variables are disposed one by one: tf.dispose skips a Variable made by another tfjs-core copy's engine.
     for (const v of [...m1, ...m2, ...avg]) v.dispose();

@@ -1,7 +1,7 @@
 /**
  * Internal helpers: argument checks shared by every sampler, denoiser calls with a per-row σ, noise sources.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import {
   argumentMessage,
   assertTensor,
@@ -11,6 +11,7 @@ import {
   ShapeError,
   ValueError,
 } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Denoiser, NoiseFn } from './types.js';
 
 /** Asserts a float tensor of rank ≥ 1 (a batch of samples). */

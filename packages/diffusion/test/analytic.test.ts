@@ -1,14 +1,14 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initBackend, testing } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ablationSampler,
   annealedLangevin,
+  type Denoiser,
+  DiffusionScheduler,
   ddimSampler,
   ddimSigmas,
   ddpmSampler,
-  type Denoiser,
-  DiffusionScheduler,
   denoiserScore,
   edmFormulation,
   edmPrecond,

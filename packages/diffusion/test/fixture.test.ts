@@ -1,7 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, testing } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import fixture from './fixtures/diffusion.json' with { type: 'json' };
 import {
   ablationSampler,
   type Denoiser,
@@ -23,6 +22,7 @@ import {
   vpPrecond,
   vpSigmas,
 } from '../src/index.js';
+import fixture from './fixtures/diffusion.json' with { type: 'json' };
 
 type Arr = testing.FixtureArray;
 const data = (a: unknown) => testing.fixtureData(a as Arr);

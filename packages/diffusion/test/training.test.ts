@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initBackend } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createMlpDenoiser,

@@ -12,12 +12,12 @@ import {
   gaussianMixture,
   type MlpDenoiserModel,
   mlpDenoiser,
+  type StepInfo,
   sampleDpm2,
   sampleDpmpp2m,
   sampleDpmpp2mSde,
   sampleEulerAncestral,
   sampleLms,
-  type StepInfo,
   toyData,
   trainDenoiser,
 } from '@lab/diffusion';
@@ -57,7 +57,11 @@ const N_SAMPLES = 600;
 const N_TRACKS = 40;
 const VIEW = 4.5;
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  text = '',
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   if (text) e.textContent = text;
@@ -122,7 +126,11 @@ function runSampler(
   return { samples, tracks };
 }
 
-function draw(canvas: HTMLCanvasElement, data: Float32Array | null, result: { samples: Float32Array; tracks: Float32Array[] }): void {
+function draw(
+  canvas: HTMLCanvasElement,
+  data: Float32Array | null,
+  result: { samples: Float32Array; tracks: Float32Array[] },
+): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   const { width, height } = canvas;
@@ -180,8 +188,10 @@ let trained: { model: MlpDenoiserModel; form: Formulation; data: Float32Array } 
 export const page: DemoPage = {
   id: 'diffusion',
   title: 'Diffusion: the EDM design space in 2-D',
-  summary: 'Sample a 2-D mixture with any formulation (VP, VE, iDDPM, EDM, flow matching) and sampler, watch trajectories, and train a small denoiser in the browser.',
-  references: 'Karras et al. 2022 (EDM); Song et al. 2021 (score SDEs); Lu et al. 2022 (DPM-Solver++); Lipman et al. 2023 (flow matching)',
+  summary:
+    'Sample a 2-D mixture with any formulation (VP, VE, iDDPM, EDM, flow matching) and sampler, watch trajectories, and train a small denoiser in the browser.',
+  references:
+    'Karras et al. 2022 (EDM); Song et al. 2021 (score SDEs); Lu et al. 2022 (DPM-Solver++); Lipman et al. 2023 (flow matching)',
   async mount(root: HTMLElement) {
     disposed = false;
     const intro = el('p');
@@ -191,7 +201,10 @@ export const page: DemoPage = {
       '"analytic mixture" denoiser is the exact posterior mean of a 3-component Gaussian mixture, so the only error is ' +
       'the solver’s. Red: samples at σ = 0; blue: paths of 40 samples, scaled by 1/√(1 + σ²); grey: the data.';
     const form = select(
-      FORMULATIONS.map((f) => ({ value: f, label: { edm: 'EDM', vp: 'VP (DDPM++)', ve: 'VE (NCSN++)', iddpm: 'iDDPM', flow: 'Flow matching' }[f] })),
+      FORMULATIONS.map((f) => ({
+        value: f,
+        label: { edm: 'EDM', vp: 'VP (DDPM++)', ve: 'VE (NCSN++)', iddpm: 'iDDPM', flow: 'Flow matching' }[f],
+      })),
       'edm',
     );
     const sampler = select(SAMPLERS, 'heun');
@@ -205,7 +218,12 @@ export const page: DemoPage = {
       'mixture',
     );
     const status = el('p', {}, '');
-    const canvas = el('canvas', { width: '560', height: '560', 'data-main-output': '', style: 'border:1px solid #ddd' });
+    const canvas = el('canvas', {
+      width: '560',
+      height: '560',
+      'data-main-output': '',
+      style: 'border:1px solid #ddd',
+    });
     const toy = select(
       [
         { value: 'moons', label: 'two moons' },
@@ -221,7 +239,13 @@ export const page: DemoPage = {
       l.append(c);
       return l;
     };
-    controls.append(label('formulation', form), label('sampler', sampler), label('steps', steps), stepsLabel, label('denoiser', source));
+    controls.append(
+      label('formulation', form),
+      label('sampler', sampler),
+      label('steps', steps),
+      stepsLabel,
+      label('denoiser', source),
+    );
     const trainRow = el('div', { style: 'display:flex;gap:12px;align-items:center;margin-top:8px' });
     trainRow.append(label('toy data', toy), trainButton);
     const code = el('pre', { style: 'background:#f6f6f6;padding:8px;overflow:auto' }, SNIPPET);
@@ -262,7 +286,13 @@ export const page: DemoPage = {
       const data = toyData(toy.value as 'moons' | 'mixture' | 'swiss-roll', 2048, createRng(4));
       // Train in chunks so the page stays responsive.
       for (let chunk = 0; chunk < 8 && !disposed; chunk++) {
-        const losses = trainDenoiser(f, model, data, { steps: 50, batchSize: 256, learningRate: 8e-3, schedule: 'constant', rng });
+        const losses = trainDenoiser(f, model, data, {
+          steps: 50,
+          batchSize: 256,
+          learningRate: 8e-3,
+          schedule: 'constant',
+          rng,
+        });
         status.textContent = `training: step ${(chunk + 1) * 50}/400, loss ${losses[losses.length - 1]!.toFixed(3)}`;
         await new Promise((r) => setTimeout(r, 0));
       }
