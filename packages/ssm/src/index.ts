@@ -25,3 +25,4 @@ export { MixerModel, type MixerModelConfig, rmsNorm } from './stack.js';
 export { causalConv, causalConvHost, fftInPlace } from './fft.js';
 export { type S4DInit, s4dInitA } from './s4d.js';
 export { S4D, type S4DConfig, type S4DState } from './s4d-layer.js';
+export { type ComplexArray, type NplrForm, nplrLegS, s4NplrKernel } from './nplr.js';
