@@ -98,7 +98,7 @@ export function s4NplrKernel(C: Float64Array, dt: number, L: number, nplr: NplrF
   const Ad = discretizeHost(A, B, N, dt, 'bilinear').A;
   let power = new Float64Array(N * N);
   for (let i = 0; i < N; i++) power[i * N + i] = 1;
-  let base = Ad;
+  let base: Float64Array = Ad;
   for (let e = L; e > 0; e >>= 1) {
     if (e & 1) power = matmul64(power, base, N);
     if (e > 1) base = matmul64(base, base, N);
