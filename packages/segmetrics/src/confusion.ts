@@ -179,6 +179,51 @@ export interface PreparedLabels {
   pred: HostLabels;
 }
 
+/** Validates options, types and shapes (before any tensor is read); returns the parsed options. */
+function checkInputs(
+  fn: string,
+  pred: LabelInput,
+  target: LabelInput,
+  options: ConfusionMatrixOptions,
+): { spec: HistogramSpec; fromLogits: boolean; shape: number[] | undefined } {
+  assertKnownOptions(fn, options, CONFUSION_OPTION_KEYS);
+  if (options === undefined || options === null) {
+    throw new ValueError(argumentMessage(fn, 'options', 'an object with numClasses', String(options)));
+  }
+  const { numClasses, ignoreIndex, fromLogits = false, shape } = options;
+  checkClassOptions(fn, numClasses, ignoreIndex);
+  assertOneOf(fn, 'fromLogits', fromLogits, [true, false]);
+  checkShapeOption(fn, shape);
+  const predSize = labelSize(fn, 'pred', pred);
+  const targetSize = labelSize(fn, 'target', target);
+  checkShapes(fn, pred, target, predSize, targetSize, { numClasses, fromLogits, shape });
+  if (fromLogits && pred instanceof tf.Tensor && pred.dtype !== 'float32') {
+    throw new ValueError(argumentMessage(fn, 'pred', 'float32 logits', `dtype ${pred.dtype}`));
+  }
+  return { spec: { numClasses, ignoreIndex: ignoreIndex ?? undefined }, fromLogits, shape };
+}
+
+/**
+ * Checks a comparison and reads both label maps to host memory once (zero-copy on the cpu and wasm
+ * backends), ready to be counted whole or image by image with {@link countPrepared}.
+ */
+export function prepareLabels(
+  fn: string,
+  pred: LabelInput,
+  target: LabelInput,
+  options: ConfusionMatrixOptions,
+): PreparedLabels {
+  const { spec, fromLogits, shape } = checkInputs(fn, pred, target, options);
+  const predShape = fromLogits && shape ? [...shape, spec.numClasses] : shape;
+  const p = readLabels(fn, 'pred', pred, predShape);
+  const t = readLabels(fn, 'target', target, shape);
+  // An array target without a shape takes the shape of a tensor prediction.
+  if (!(target instanceof tf.Tensor) && !shape && pred instanceof tf.Tensor) {
+    t.shape = fromLogits ? pred.shape.slice(0, -1) : pred.shape.slice();
+  }
+  return { fn, spec, fromLogits, target: t, pred: p };
+}
+
 /**
  * Counts pixels of one comparison. `fn` names the public function in errors. Throws (before anything is
  * recorded anywhere) on bad options, shapes or labels.
@@ -189,49 +234,29 @@ export function countLabels(
   target: LabelInput,
   options: ConfusionMatrixOptions,
 ): ConfusionCounts {
-  assertKnownOptions(fn, options, CONFUSION_OPTION_KEYS);
-  if (options === undefined || options === null) {
-    throw new ValueError(argumentMessage(fn, 'options', 'an object with numClasses', String(options)));
-  }
-  const { numClasses, ignoreIndex, fromLogits = false, shape } = options;
-  checkClassOptions(fn, numClasses, ignoreIndex);
-  assertOneOf(fn, 'fromLogits', fromLogits, [true, false]);
-  checkShapeOption(fn, shape);
-  const spec: HistogramSpec = { numClasses, ignoreIndex: ignoreIndex ?? undefined };
-  const predShape = fromLogits && shape ? [...shape, numClasses] : shape;
-  // Types and shapes first, before any tensor is read.
-  const predSize = labelSize(fn, 'pred', pred);
-  const targetSize = labelSize(fn, 'target', target);
-  checkShapes(fn, pred, target, predSize, targetSize, { numClasses, fromLogits, shape });
-  if (fromLogits && pred instanceof tf.Tensor && pred.dtype !== 'float32') {
-    throw new ValueError(argumentMessage(fn, 'pred', 'float32 logits', `dtype ${pred.dtype}`));
-  }
   // On a backend without fused kernels, tensors are counted on the device by the composite.
   if (pred instanceof tf.Tensor && target instanceof tf.Tensor && !isFusedBackend()) {
+    const { spec, fromLogits } = checkInputs(fn, pred, target, options);
+    const C = spec.numClasses;
     const hist = fromLogits
       ? histogramLogitsComposite(target, pred, spec)
       : histogramComposite(target, pred, spec);
-    if (badLabelCount(hist, numClasses) > 0) {
+    if (badLabelCount(hist, C) > 0) {
       const p = readLabels(fn, 'pred', pred, undefined);
       const t = readLabels(fn, 'target', target, undefined);
       throwFirstBadLabel(
         fn,
         t,
         fromLogits ? undefined : p,
-        numClasses,
+        C,
         spec.ignoreIndex,
         (ignoreMode(spec) & 2) !== 0,
       );
     }
-    return countsFromHistogram(hist, numClasses, target.shape.slice());
+    return countsFromHistogram(hist, C, target.shape.slice());
   }
-  const p = readLabels(fn, 'pred', pred, predShape);
-  const t = readLabels(fn, 'target', target, shape);
-  // An array target without a shape takes the shape of a tensor prediction.
-  if (!(target instanceof tf.Tensor) && !shape && pred instanceof tf.Tensor) {
-    t.shape = fromLogits ? pred.shape.slice(0, -1) : pred.shape.slice();
-  }
-  return countPrepared({ fn, spec, fromLogits, target: t, pred: p }, 0, t.data.length);
+  const prepared = prepareLabels(fn, pred, target, options);
+  return countPrepared(prepared, 0, prepared.target.data.length);
 }
 
 /** The number of elements of a label input (after checking that it is one). */

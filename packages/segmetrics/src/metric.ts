@@ -16,9 +16,15 @@ import {
   imageDims,
   summarizeBoundary,
 } from './boundary.js';
-import { type ConfusionCounts, checkClassOptions, countLabels, countPrepared } from './confusion.js';
+import {
+  type ConfusionCounts,
+  checkClassOptions,
+  countLabels,
+  countPrepared,
+  prepareLabels,
+} from './confusion.js';
 import { argmaxRow } from './kernels/histogram.js';
-import { checkShapeOption, type LabelInput, readLabels } from './inputs.js';
+import { checkShapeOption, type LabelInput } from './inputs.js';
 import {
   type Aggregation,
   CONVENTIONS,
@@ -197,40 +203,44 @@ export class SegmentationMetric {
     const fromLogits = options.fromLogits ?? this.fromLogits;
     assertOneOf(fn, 'fromLogits', fromLogits, [true, false]);
     const C = this.numClasses;
-    const spec = { numClasses: C, ignoreIndex: this.ignoreIndex };
-    // Whole-batch counts validate everything (labels, shapes) before any state changes.
-    const total = countLabels(fn, pred, target, { ...spec, fromLogits, shape: options.shape });
-    const shape = total.shape;
-    const imageShape = shape.length >= 3 ? shape.slice(1) : shape;
-    const batch = shape.length >= 3 ? shape[0]! : 1;
-    const plane = imageShape.reduce((a, b) => a * b, 1);
-    let perImage: Float64Array[] = [];
+    const countOptions = { numClasses: C, ignoreIndex: this.ignoreIndex, fromLogits, shape: options.shape };
+    let total: ConfusionCounts;
+    const perImage: Float64Array[] = [];
     let boundary: BoundaryCounts | undefined;
-    const needHost = this.aggregation === 'image' || this.boundary !== undefined;
-    if (needHost) {
-      const t = readLabels(fn, 'target', target, options.shape);
-      t.shape = shape;
-      const p = readLabels(
-        fn,
-        'pred',
-        pred,
-        fromLogits && options.shape ? [...options.shape, C] : options.shape,
-      );
+    let batch: number;
+    if (this.aggregation === 'dataset' && this.boundary === undefined) {
+      // One pass over the whole batch (on the device for tensors on backends without fused kernels).
+      total = countLabels(fn, pred, target, countOptions);
+      batch = total.shape.length >= 3 ? total.shape[0]! : 1;
+    } else {
+      // Host labels read once, counted image by image (and scanned for boundaries).
+      const prepared = prepareLabels(fn, pred, target, countOptions);
+      const shape = prepared.target.shape;
+      batch = shape.length >= 3 ? shape[0]! : 1;
+      const plane = prepared.target.data.length / batch;
       if (this.aggregation === 'image') {
-        const prepared = { fn, spec, fromLogits, target: t, pred: p };
-        perImage = [];
+        const sum = new Float64Array(C * C);
+        const unpredicted = new Float64Array(C);
+        let ignored = 0;
         for (let b = 0; b < batch; b++) {
           const counts = countPrepared(prepared, b * plane, (b + 1) * plane);
           perImage.push(packStats(classStats(counts)));
+          for (let i = 0; i < C * C; i++) sum[i]! += counts.confusionMatrix[i]!;
+          for (let c = 0; c < C; c++) unpredicted[c]! += counts.unpredicted[c]!;
+          ignored += counts.ignored;
         }
+        total = { numClasses: C, confusionMatrix: sum, unpredicted, ignored, shape };
+      } else {
+        total = countPrepared(prepared, 0, prepared.target.data.length);
       }
       if (this.boundary !== undefined) {
         const [height, width] = imageDims(fn, 'target', shape);
-        const predLabels = fromLogits ? argmaxLabels(p.data, t.data.length, C) : p.data;
+        const t = prepared.target.data;
+        const predLabels = fromLogits ? argmaxLabels(prepared.pred.data, t.length, C) : prepared.pred.data;
         boundary = { intersection: new Float64Array(C), union: new Float64Array(C) };
         const d = boundaryWidth(height, width, this.boundary);
-        for (let off = 0; off < t.data.length; off += height * width) {
-          accumulateBoundary(boundary, t.data, predLabels, off, height, width, C, this.ignoreIndex, d);
+        for (let off = 0; off < t.length; off += height * width) {
+          accumulateBoundary(boundary, t, predLabels, off, height, width, C, this.ignoreIndex, d);
         }
       }
     }
