@@ -96,7 +96,7 @@ export function s4NplrKernel(C: Float64Array, dt: number, L: number, nplr: NplrF
   // C̃ = C (I − Ā^L) in the original basis (Ā^L by repeated squaring), then C̃_V = C̃ V.
   const { A } = hippoHost('legs', N);
   const Ad = discretizeHost(A, B, N, dt, 'bilinear').A;
-  let power = new Float64Array(N * N);
+  let power: Float64Array = new Float64Array(N * N);
   for (let i = 0; i < N; i++) power[i * N + i] = 1;
   let base: Float64Array = Ad;
   for (let e = L; e > 0; e >>= 1) {
