@@ -235,7 +235,8 @@ function drawChart(
   ctx.lineWidth = 1;
 }
 
-let cancelled = false;
+/** Incremented on every mount and unmount: work started under another value stops. */
+let mountId = 0;
 
 export const page: DemoPage = {
   id: 'precision',
@@ -243,7 +244,8 @@ export const page: DemoPage = {
   summary: 'Exact float16 / bfloat16 / fp8 bit layouts, and why FP16 training needs loss scaling.',
   references: 'Micikevicius et al. 2018 (Mixed Precision Training); Micikevicius et al. 2022 (FP8 Formats for Deep Learning)',
   async mount(root: HTMLElement): Promise<void> {
-    cancelled = false;
+    const mine = ++mountId;
+    const cancelled = () => mine !== mountId;
     root.replaceChildren();
     await compileKernels(); // async compile of the SIMD kernels (no synchronous compile on the main thread)
 
@@ -332,13 +334,13 @@ export const page: DemoPage = {
       );
     };
     const train = async () => {
-      const mine = ++generation;
+      const run = ++generation;
       const weight = Number(select.value);
       status.textContent = `${gradientRange(weight)} Training…`;
-      const runs = await trainRuns(weight, steps, () => cancelled || mine !== generation, (r) => {
-        if (mine === generation) draw(r);
+      const runs = await trainRuns(weight, steps, () => cancelled() || run !== generation, (r) => {
+        if (run === generation && !cancelled()) draw(r);
       });
-      if (mine !== generation || cancelled) return;
+      if (run !== generation || cancelled()) return;
       draw(runs);
       const last = runs.map((r) => `${r.label}: ${formatNumber(Number(r.losses.at(-1)!.toPrecision(3)))}${r.skipped ? ` (${r.skipped} skipped)` : ''}`);
       status.textContent = `${gradientRange(weight)} Final loss after ${steps} steps: ${last.join('; ')}.`;
@@ -349,6 +351,6 @@ export const page: DemoPage = {
     await train();
   },
   unmount(): void {
-    cancelled = true;
+    mountId++;
   },
 };
