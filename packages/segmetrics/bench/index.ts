@@ -6,7 +6,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
 import { initThreads, threadCount } from '@lab/tensor';
-import { confusionMatrix, confusionMatrixTfjs, syntheticScene } from '../src/index.js';
+import {
+  boundaryIoU,
+  boundaryWidth,
+  confusionMatrix,
+  confusionMatrixTfjs,
+  syntheticScene,
+} from '../src/index.js';
 import { segmetricsKernels } from '../src/kernels/module.js';
 
 const C = 19;
@@ -190,6 +196,106 @@ function logitsCases(quick: boolean): BenchCase[] {
   ];
 }
 
+/**
+ * Boundary IoU the way the reference computes it (boundary_iou's mask_to_boundary, ported): per class, a
+ * 1-pixel zero border and d erosions with a 3 × 3 kernel (separable: a 3-tap row minimum, then a column one).
+ */
+function boundaryIoUByErosion(
+  pred: Uint8Array,
+  target: Uint8Array,
+  h: number,
+  w: number,
+  d: number,
+): number[] {
+  const W = w + 2;
+  const H = h + 2;
+  const band = (labels: Uint8Array, c: number): Uint8Array => {
+    let cur = new Uint8Array(H * W);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) cur[(y + 1) * W + x + 1] = labels[y * w + x] === c ? 1 : 0;
+    const tmp = new Uint8Array(H * W);
+    for (let it = 0; it < d; it++) {
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const i = y * W + x;
+          tmp[i] = cur[i]! & (x > 0 ? cur[i - 1]! : 1) & (x < W - 1 ? cur[i + 1]! : 1);
+        }
+      }
+      const next = new Uint8Array(H * W);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const i = y * W + x;
+          next[i] = tmp[i]! & (y > 0 ? tmp[i - W]! : 1) & (y < H - 1 ? tmp[i + W]! : 1);
+        }
+      }
+      cur = next;
+    }
+    const out = new Uint8Array(h * w);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++)
+        out[y * w + x] = (labels[y * w + x] === c ? 1 : 0) & (1 - cur[(y + 1) * W + x + 1]!);
+    }
+    return out;
+  };
+  const iou: number[] = [];
+  for (let c = 0; c < C; c++) {
+    const g = band(target, c);
+    const p = band(pred, c);
+    let inter = 0;
+    let union = 0;
+    for (let i = 0; i < h * w; i++) {
+      if (target[i] === IGNORE) continue;
+      inter += g[i]! & p[i]!;
+      union += g[i]! | p[i]!;
+    }
+    iou.push(union > 0 ? inter / union : Number.NaN);
+  }
+  return iou;
+}
+
+function boundaryCases(quick: boolean): BenchCase[] {
+  const size = quick ? { height: 64, width: 128 } : { height: 256, width: 512 };
+  const pixels = size.height * size.width;
+  const d = boundaryWidth(size.height, size.width);
+  let scene: { target: Uint8Array; pred: Uint8Array } | undefined;
+  const work = { amount: pixels, unit: 'pixel' };
+  const options = { numClasses: C, ignoreIndex: IGNORE, shape: [size.height, size.width] };
+  return [
+    {
+      name: `${size.height}×${size.width}, d = ${d}`,
+      params: { pixels, d },
+      samples: quick ? 3 : 5,
+      setup: () => {
+        scene = syntheticScene({ batch: 1, ...size, numClasses: C, ignoreIndex: IGNORE, seed: 13 });
+      },
+      teardown: () => {
+        scene = undefined;
+      },
+      variants: [
+        {
+          name: 'per-class erosion (boundary_iou mask_to_boundary, ported)',
+          run: () => void boundaryIoUByErosion(scene!.pred, scene!.target, size.height, size.width, d),
+          work,
+        },
+        {
+          name: 'boundaryIoU (all classes at once, run lengths)',
+          run: () => void boundaryIoU(scene!.pred, scene!.target, options),
+          work,
+        },
+      ],
+      measure: () => {
+        const ref = boundaryIoUByErosion(scene!.pred, scene!.target, size.height, size.width, d);
+        const ours = boundaryIoU(scene!.pred, scene!.target, options).iou;
+        let err = 0;
+        ref.forEach((v, c) => {
+          if (!(Number.isNaN(v) && Number.isNaN(ours[c]!))) err = Math.max(err, Math.abs(v - ours[c]!));
+        });
+        return { 'maxAbsError:boundaryIoU': err };
+      },
+    },
+  ];
+}
+
 export const suites: BenchSuite[] = [
   defineSuite({
     id: 'segmetrics/confusion-matrix',
@@ -207,5 +313,12 @@ export const suites: BenchSuite[] = [
     description:
       'Counting straight from logits [N, H, W, 19] with the argmax inside the kernel, against tf.argMax then denseBincount.',
     cases: ({ quick }) => logitsCases(quick),
+  }),
+  defineSuite({
+    id: 'segmetrics/boundary-iou',
+    title: 'Boundary IoU',
+    description:
+      'Boundary IoU (Cheng et al. 2021) of a 19-class scene: the reference algorithm (per class, d erosions of the mask) against boundaryIoU, which finds the bands of all classes at once from run lengths, whatever d.',
+    cases: ({ quick }) => boundaryCases(quick),
   }),
 ];
