@@ -20,6 +20,9 @@ export type SafetensorsDtype =
   | 'I32'
   | 'I16'
   | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
   | 'U8'
   | 'BOOL';
 
@@ -34,6 +37,9 @@ const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
   I32: 4,
   I16: 2,
   I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
   U8: 1,
   BOOL: 1,
 };
@@ -175,17 +181,29 @@ function readLittleEndian(entry: SafetensorsEntry): Float32Array | Int32Array | 
     }
     case 'F64':
       return Float32Array.from({ length: count }, (_, i) => view.getFloat64(8 * i, true));
-    case 'I64': {
+    case 'I64':
+    case 'U64': {
       const out = new Int32Array(count);
       for (let i = 0; i < count; i++) {
-        const v = view.getBigInt64(8 * i, true);
+        const v = dtype === 'I64' ? view.getBigInt64(8 * i, true) : view.getBigUint64(8 * i, true);
         if (v > 2147483647n || v < -2147483648n) {
-          throw new ValueError(`precision.readSafetensors: an I64 value (${v}) does not fit tfjs int32`);
+          throw new ValueError(`precision.readSafetensors: an ${dtype} value (${v}) does not fit tfjs int32`);
         }
         out[i] = Number(v);
       }
       return out;
     }
+    case 'U32': {
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const v = view.getUint32(4 * i, true);
+        if (v > 2147483647) throw new ValueError(`precision.readSafetensors: a U32 value (${v}) does not fit tfjs int32`);
+        out[i] = v;
+      }
+      return out;
+    }
+    case 'U16':
+      return Int32Array.from({ length: count }, (_, i) => view.getUint16(2 * i, true));
     case 'I32':
       return Int32Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
     case 'I16':
@@ -201,7 +219,7 @@ function readLittleEndian(entry: SafetensorsEntry): Float32Array | Int32Array | 
 
 /**
  * Reads a safetensors buffer into tensors: float dtypes (F16, BF16, fp8 decoded exactly, F64 rounded) as
- * float32, integers as int32, BOOL as bool. Throws on any malformation (see {@link parseSafetensors}).
+ * float32, integers as int32 (values outside int32 are rejected), BOOL as bool. Throws on any malformation (see {@link parseSafetensors}).
  */
 export function readSafetensors(buffer: Uint8Array | ArrayBuffer): {
   tensors: tf.NamedTensorMap;

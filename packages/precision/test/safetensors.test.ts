@@ -30,6 +30,7 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       ids: { dtype: 'I64', shape: [1], data_offsets: [16, 24] },
       flag: { dtype: 'BOOL', shape: [2], data_offsets: [24, 26] },
       empty: { dtype: 'F32', shape: [0, 3], data_offsets: [26, 26] },
+      small: { dtype: 'U16', shape: [1], data_offsets: [26, 28] },
     });
     const data = [
       0x00, 0x3c, 0x00, 0xc0, // F16 1, -2
@@ -39,6 +40,7 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       0x7c, 0x3c, // E5M2 inf, 1
       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // I64 -1
       0x01, 0x00, // BOOL
+      0xff, 0xff, // U16 65535
     ];
     const { tensors, dtypes, metadata } = readSafetensors(handBuilt(header, data));
     expect(metadata).toEqual({ format: 'pt' });
@@ -54,6 +56,10 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     expect(Array.from(tensors.ids!.dataSync())).toEqual([-1]);
     expect(tensors.flag!.dtype).toBe('bool');
     expect(tensors.empty!.shape).toEqual([0, 3]);
+    expect(Array.from(tensors.small!.dataSync())).toEqual([65535]);
+    expect(() => readSafetensors(handBuilt('{"big":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0, 0x80]))).toThrow(
+      /a U32 value \(2147483648\) does not fit tfjs int32/,
+    );
     testing.disposeAll(tensors);
   });
 
@@ -98,7 +104,7 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       [handBuilt('{"a":', []), /the header is not valid UTF-8 JSON/],
       [handBuilt('[1, 2]', []), /the header must start with '\{', got byte 0x5b/],
       [handBuilt('{"a": 1}  ', []), /tensor "a" must be an object \{ dtype, shape, data_offsets \}/],
-      [handBuilt('{"a":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0, 0]), /tensor "a" has dtype "F99"; supported: F64, F32/],
+      [handBuilt('{"a":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0, 0]), /tensor "a" has dtype "F99"; supported: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64/],
       [handBuilt('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', [0, 0, 0, 0]), /shape of non-negative integers/],
       [handBuilt('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', [0, 0, 0, 0]), /F32 \[2\] needs 8 bytes, data_offsets \[0, 4\] span 4/],
       [handBuilt('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}', [0, 0, 0, 0]), /data_offsets \[begin, end\] with 0 <= begin <= end/],
