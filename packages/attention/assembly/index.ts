@@ -667,3 +667,142 @@ export function flash_backward(params: usize, part: i32, parts: i32): void {
     }
   }
 }
+
+/**
+ * Backward, split for parallelism when there are few kv heads (FlashAttention-2 parallelises the backward over
+ * key blocks): one task per (kv head, key block) accumulating its dK and dV rows over every query head of the
+ * group and query block that sees it. dQ comes from flash_backward_dq. dk, dv zeroed by the caller.
+ */
+export function flash_backward_dkdv(params: usize, part: i32, parts: i32): void {
+  const q = pu(params, P_Q);
+  const kt = pu(params, P_KT);
+  const vt = pu(params, P_VT);
+  const dout = pu(params, P_DOUT);
+  const lse = pu(params, P_LSE);
+  const dvec = pu(params, P_DVEC);
+  const dk = pu(params, P_DK);
+  const dv = pu(params, P_DV);
+  const BHkv = pi(params, P_BHKV);
+  const Hq = pi(params, P_HQ);
+  const group = pi(params, P_GROUP);
+  const L = pi(params, P_L);
+  const S = pi(params, P_S);
+  const dp = pi(params, P_DP);
+  const sp = pi(params, P_SP);
+  const scale = load<f32>(params + (<usize>P_SCALE << 2));
+  const blockmap = pu(params, P_BLOCKMAP);
+  const br = pi(params, P_BR);
+  const bc = pi(params, P_BC);
+  const nqb = (L + br - 1) / br;
+  const nkb = (S + bc - 1) / bc;
+  const Hkv = Hq / group;
+  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc)) << 2);
+  const dpbuf = pbuf + (<usize>(br * bc) << 2);
+  const rowBytes = <usize>dp << 2;
+  const tasks = BHkv * nkb;
+  for (let t = part; t < tasks; t += parts) {
+    const kvh = t / nkb;
+    const kb = t % nkb;
+    const b = kvh / Hkv;
+    const hk = kvh % Hkv;
+    const j0 = kb * bc;
+    const cols = min(bc, S - j0);
+    const colsPad = (cols + 7) & ~7;
+    const headOff = <usize>kvh * <usize>dp * <usize>sp;
+    const ktp = kt + ((headOff + <usize>j0 * <usize>dp) << 2);
+    const vtp = vt + ((headOff + <usize>j0 * <usize>dp) << 2);
+    const rowsOff = (<usize>kvh * <usize>S + <usize>j0) * rowBytes;
+    const dkp = dk + rowsOff;
+    const dvp = dv + rowsOff;
+    for (let g = 0; g < group; g++) {
+      const h = hk * group + g;
+      const bh = b * Hq + h;
+      for (let qb = 0; qb < nqb; qb++) {
+        const i0 = qb * br;
+        const rows = min(br, L - i0);
+        if (kb < keyBlockLo(params, i0, bc) || kb > keyBlockHi(params, i0, rows, bc)) continue;
+        if (blockmap && load<u8>(blockmap + <usize>((bh * nqb + qb) * nkb + kb)) == 0) continue;
+        const rowOff = <usize>(bh * L + i0) * rowBytes;
+        const qp = q + rowOff;
+        const dop = dout + rowOff;
+        blockScores(qp, rows, dp, ktp, pbuf, bc, colsPad, scale);
+        maskBlock(params, pbuf, bc, rows, cols, colsPad, b, h, i0, j0);
+        probabilities(pbuf, bc, rows, colsPad, lse + (<usize>(bh * L + i0) << 2));
+        accumulatePtX(pbuf, bc, rows, cols, dop, dvp, dp);
+        blockScores(dop, rows, dp, vtp, dpbuf, bc, colsPad, 1);
+        scoreGradients(pbuf, dpbuf, bc, rows, colsPad, dvec + (<usize>(bh * L + i0) << 2));
+        accumulatePtX(dpbuf, bc, rows, cols, qp, dkp, dp);
+      }
+    }
+    const vs = f32x4.splat(scale);
+    const n = cols * dp;
+    for (let i = 0; i < n; i += 4) {
+      const ptr = dkp + (<usize>i << 2);
+      v128.store(ptr, f32x4.mul(v128.load(ptr), vs));
+    }
+  }
+}
+
+/** Backward, split: one task per (query head, query block) accumulating its dQ rows. dq zeroed by the caller. */
+export function flash_backward_dq(params: usize, part: i32, parts: i32): void {
+  const q = pu(params, P_Q);
+  const k = pu(params, P_K);
+  const kt = pu(params, P_KT);
+  const vt = pu(params, P_VT);
+  const dout = pu(params, P_DOUT);
+  const lse = pu(params, P_LSE);
+  const dvec = pu(params, P_DVEC);
+  const dq = pu(params, P_DQ);
+  const BHq = pi(params, P_BHQ);
+  const Hq = pi(params, P_HQ);
+  const group = pi(params, P_GROUP);
+  const L = pi(params, P_L);
+  const S = pi(params, P_S);
+  const dp = pi(params, P_DP);
+  const sp = pi(params, P_SP);
+  const scale = load<f32>(params + (<usize>P_SCALE << 2));
+  const blockmap = pu(params, P_BLOCKMAP);
+  const br = pi(params, P_BR);
+  const bc = pi(params, P_BC);
+  const nqb = (L + br - 1) / br;
+  const nkb = (S + bc - 1) / bc;
+  const Hkv = Hq / group;
+  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc)) << 2);
+  const dpbuf = pbuf + (<usize>(br * bc) << 2);
+  const rowBytes = <usize>dp << 2;
+  const tasks = BHq * nqb;
+  for (let t = part; t < tasks; t += parts) {
+    const bh = t / nqb;
+    const qb = t % nqb;
+    const b = bh / Hq;
+    const h = bh % Hq;
+    const kvh = b * Hkv + h / group;
+    const i0 = qb * br;
+    const rows = min(br, L - i0);
+    const rowOff = <usize>(bh * L + i0) * rowBytes;
+    const qp = q + rowOff;
+    const dop = dout + rowOff;
+    const dqp = dq + rowOff;
+    const headOff = <usize>kvh * <usize>dp * <usize>sp;
+    const kbLo = keyBlockLo(params, i0, bc);
+    const kbHi = keyBlockHi(params, i0, rows, bc);
+    for (let kb = kbLo; kb <= kbHi; kb++) {
+      if (blockmap && load<u8>(blockmap + <usize>((bh * nqb + qb) * nkb + kb)) == 0) continue;
+      const j0 = kb * bc;
+      const cols = min(bc, S - j0);
+      const colsPad = (cols + 7) & ~7;
+      blockScores(qp, rows, dp, kt + ((headOff + <usize>j0 * <usize>dp) << 2), pbuf, bc, colsPad, scale);
+      maskBlock(params, pbuf, bc, rows, cols, colsPad, b, h, i0, j0);
+      probabilities(pbuf, bc, rows, colsPad, lse + (<usize>(bh * L + i0) << 2));
+      blockScores(dop, rows, dp, vt + ((headOff + <usize>j0 * <usize>dp) << 2), dpbuf, bc, colsPad, 1);
+      scoreGradients(pbuf, dpbuf, bc, rows, colsPad, dvec + (<usize>(bh * L + i0) << 2));
+      accumulatePX(dpbuf, bc, rows, cols, k + ((<usize>kvh * <usize>S + <usize>j0) * rowBytes), dqp, dp);
+    }
+    const vs = f32x4.splat(scale);
+    const n = rows * dp;
+    for (let i = 0; i < n; i += 4) {
+      const ptr = dqp + (<usize>i << 2);
+      v128.store(ptr, f32x4.mul(v128.load(ptr), vs));
+    }
+  }
+}

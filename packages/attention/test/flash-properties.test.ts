@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setForceKernelFallback, testing } from '@lab/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AttentionOptions, flashAttention, scaledDotProductAttention } from '../src/index.js';
+import { setFlashBackwardSplit } from '../src/kernels/flash.js';
 import { seeded } from './helpers.js';
 
 type Shape = { B: number; Hq: number; Hkv: number; L: number; S: number; D: number };

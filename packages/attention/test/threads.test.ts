@@ -17,13 +17,18 @@ describe.skipIf(threadsUnavailableReason() !== undefined)('flash kernels on the 
     await initThreads(1);
   });
 
-  it('gives bit-identical forward, lse and gradients on 1 and 2 threads (GQA, causal, mask)', () => {
+  it.each([
+    ['GQA, 4 kv heads: one backward pass per kv head', 2, 2],
+    ['MQA, 1 kv head: the split backward', 1, 1],
+  ])('gives bit-identical forward, lse and gradients on 1 and 2 threads (%s)', (_name, B, Hkv) => {
     expect(threads).toBe(2);
     const rng = seeded(12);
-    const q = rng.normal([2, 4, 70, 24]);
-    const k = rng.normal([2, 2, 90, 24]);
-    const v = rng.normal([2, 2, 90, 24]);
+    const q = rng.normal([B, 4, 70, 24]);
+    const k = rng.normal([B, Hkv, 90, 24]);
+    const v = rng.normal([B, Hkv, 90, 24]);
     const mask = rng.bool([1, 4, 70, 90], 0.8);
+    // (With one thread the MQA backward runs as one pass; on two, split into dK/dV and dQ kernels, which add
+    // the same terms in the same order.)
     const run = () => {
       const { out, lse } = flashAttention(q, k, v, { causal: true, mask, returnLse: true, blockSize: 16 });
       const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>

@@ -178,6 +178,16 @@ function commonParams(
 }
 
 let threadLimit = Number.POSITIVE_INFINITY;
+let backwardSplit: 'auto' | 'always' | 'never' = 'auto';
+
+/**
+ * Chooses the backward algorithm: one pass per kv head ('never' split), FlashAttention-2's split into a
+ * dK/dV kernel over key blocks and a dQ kernel over query blocks ('always'), or by the thread count ('auto').
+ * For tests and benchmarks; both give the same gradients.
+ */
+export function setFlashBackwardSplit(mode: 'auto' | 'always' | 'never'): void {
+  backwardSplit = mode;
+}
 
 /**
  * Caps the threads the flash kernels use (default: every thread of the pool). For benchmarks comparing one
@@ -252,7 +262,13 @@ export function flashBackwardWasm(
     params[P.DQ] = arena.allocF32(bhq * L * dp);
     params[P.DK] = arena.allocF32(bhkv * S * dp);
     params[P.DV] = arena.allocF32(bhkv * S * dp);
-    const parts = threadsInUse() === 1 ? 1 : Math.max(1, Math.min(bhkv, 64));
+    // One pass per kv head when there are enough of them for every thread; else FlashAttention-2's split
+    // (dK, dV over key blocks, then dQ over query blocks), which recomputes P and dP twice but parallelises.
+    const split = backwardSplit === 'auto' ? threads > 1 && bhkv < 2 * threads : backwardSplit === 'always';
+    const tasks = split
+      ? Math.max(bhkv * Math.ceil(S / p.blockCols), bhq * Math.ceil(L / p.blockRows))
+      : bhkv;
+    const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, split ? 4 * threads : 64));
     params[P.SCRATCH] = arena.allocF32(parts * 2 * p.blockRows * p.blockCols);
     arena.fillF32(params[P.DQ]!, bhq * L * dp, 0);
     arena.fillF32(params[P.DK]!, bhkv * S * dp, 0);
@@ -266,7 +282,12 @@ export function flashBackwardWasm(
       Math.min(threads, bhq),
     );
     const paramsPtr = arena.write(params);
-    attentionKernels.run('flash_backward', [paramsPtr], parts);
+    if (split) {
+      attentionKernels.run('flash_backward_dkdv', [paramsPtr], parts);
+      attentionKernels.run('flash_backward_dq', [paramsPtr], parts);
+    } else {
+      attentionKernels.run('flash_backward', [paramsPtr], parts);
+    }
     return {
       dq: unpadColumns(arena.readF32(params[P.DQ]!, bhq * L * dp), bhq * L, D, dp),
       dk: unpadColumns(arena.readF32(params[P.DK]!, bhkv * S * dp), bhkv * S, D, dp),

@@ -25,6 +25,8 @@ export interface AttentionKernels {
     parts: number,
   ): void;
   flash_backward(params: number, part: number, parts: number): void;
+  flash_backward_dkdv(params: number, part: number, parts: number): void;
+  flash_backward_dq(params: number, part: number, parts: number): void;
 }
 
 /** @lab/attention's WebAssembly kernels. */
