@@ -19,7 +19,7 @@ export {
 } from './hippo.js';
 export { expm64 } from './linalg.js';
 export { type S4DKernelOptions, type S4DKernelParams, s4dKernel } from './s4d.js';
-export { type SelectiveScanOptions, selectiveScan } from './scan.js';
+export { type SelectiveScanOptions, selectiveScan, selectiveScanChunked } from './scan.js';
 export { Mamba, type MambaConfig, type MambaInitOptions, type MambaState } from './mamba.js';
 export { MixerModel, type MixerModelConfig, rmsNorm } from './stack.js';
 export { causalConv, causalConvHost, fftInPlace } from './fft.js';

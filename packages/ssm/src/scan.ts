@@ -203,6 +203,30 @@ export function selectiveScan(
   C: tf.Tensor,
   options: SelectiveScanOptions = {},
 ): tf.Tensor3D | { out: tf.Tensor3D; lastState: tf.Tensor3D } {
+  validateScan(u, delta, A, B, C, options);
+  const attrs: ScanAttrs = {
+    hasD: !!options.D,
+    hasZ: !!options.z,
+    hasBias: !!options.deltaBias,
+    hasInitial: !!options.initialState,
+    deltaSoftplus: options.deltaSoftplus ?? false,
+    variableB: B.rank === 3,
+    variableC: C.rank === 3,
+  };
+  const inputs = [u, delta, A, B, C];
+  if (options.D) inputs.push(options.D);
+  if (options.z) inputs.push(options.z);
+  if (options.deltaBias) inputs.push(options.deltaBias);
+  if (options.initialState) inputs.push(options.initialState);
+  const [out, lastState] = scanOp(inputs, attrs, { impl: options.impl }) as [tf.Tensor3D, tf.Tensor3D];
+  if (options.returnLastState) return { out, lastState };
+  lastState.dispose();
+  return out;
+}
+
+
+/** The checks of selectiveScan (shapes, dtypes, options), shared by selectiveScanChunked. */
+function validateScan(u: tf.Tensor, delta: tf.Tensor, A: tf.Tensor, B: tf.Tensor, C: tf.Tensor, options: SelectiveScanOptions): void {
   assertKnownOptions(NAME, options as Record<string, unknown>, [
     'D',
     'z',
@@ -236,24 +260,6 @@ export function selectiveScan(
   if (L === 0 || batch === 0 || dim === 0 || N === 0) {
     throw new ShapeError(`${NAME}: u and A must have non-zero sizes, got u [${u.shape}] and A [${A.shape}]`);
   }
-  const attrs: ScanAttrs = {
-    hasD: !!options.D,
-    hasZ: !!options.z,
-    hasBias: !!options.deltaBias,
-    hasInitial: !!options.initialState,
-    deltaSoftplus: options.deltaSoftplus ?? false,
-    variableB: B.rank === 3,
-    variableC: C.rank === 3,
-  };
-  const inputs = [u, delta, A, B, C];
-  if (options.D) inputs.push(options.D);
-  if (options.z) inputs.push(options.z);
-  if (options.deltaBias) inputs.push(options.deltaBias);
-  if (options.initialState) inputs.push(options.initialState);
-  const [out, lastState] = scanOp(inputs, attrs, { impl: options.impl }) as [tf.Tensor3D, tf.Tensor3D];
-  if (options.returnLastState) return { out, lastState };
-  lastState.dispose();
-  return out;
 }
 
 function pickTensors(options: SelectiveScanOptions): Record<string, tf.Tensor> {
@@ -266,3 +272,68 @@ function pickTensors(options: SelectiveScanOptions): Record<string, tf.Tensor> {
 }
 
 export { scanBackwardFallback, scanForwardFallback };
+
+/**
+ * The selective scan in chunked parallel form (Gu & Dao 2023, Section 3.3; the chunkwise view of Dao & Gu
+ * 2024, SSD): within a chunk of T steps, with S_t = Σ_{s ≤ t} Δ_s A the cumulative log-decay,
+ *   h_t = exp(S_t) h_0 + Σ_{s ≤ t} exp(S_t − S_s) Δ_s u_s B_s,   y_t = C_t · h_t (+ D u_t, ⊙ silu(z_t)),
+ * computed for all t of the chunk at once ([Bt, D, T, T, N] tensors); the state is carried from chunk to chunk.
+ * Same semantics, inputs and outputs as {@link selectiveScan}; tfjs ops only (differentiable by tfjs), so it
+ * runs on every backend and trades O(T) more work for T times fewer sequential steps.
+ */
+export function selectiveScanChunked(
+  u: tf.Tensor,
+  delta: tf.Tensor,
+  A: tf.Tensor,
+  B: tf.Tensor,
+  C: tf.Tensor,
+  options: Omit<SelectiveScanOptions, 'impl'> & { chunkSize?: number } = {},
+): tf.Tensor3D | { out: tf.Tensor3D; lastState: tf.Tensor3D } {
+  const { chunkSize = 16, ...rest } = options;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
+    throw new ValueError(`ssm.selectiveScanChunked: options.chunkSize must be a positive integer, got ${String(chunkSize)}`);
+  }
+  // Validate exactly as selectiveScan (shapes, dtypes, options) without running it.
+  validateScan(u, delta, A, B, C, rest);
+  const [batch, dim, L] = u.shape as [number, number, number];
+  const N = A.shape[1]!;
+  const variableB = B.rank === 3;
+  const variableC = C.rank === 3;
+  const result = tf.tidy(() => {
+    let dt = delta;
+    if (rest.deltaBias) dt = tf.add(dt, tf.reshape(rest.deltaBias, [dim, 1]));
+    if (rest.deltaSoftplus) dt = softplusStable(dt);
+    let h: tf.Tensor = rest.initialState ?? tf.zeros([batch, dim, N]);
+    const outs: tf.Tensor[] = [];
+    for (let start = 0; start < L; start += chunkSize) {
+      const T = Math.min(chunkSize, L - start);
+      const sl = (t: tf.Tensor) => tf.slice(t, [0, 0, start], [-1, -1, T]);
+      const dtc = sl(dt); // [Bt, D, T]
+      const uc = sl(u);
+      // Cumulative sum over the last axis: tfjs's Cumsum gradient is wrong for other axes.
+      const logDecay = tf.mul(tf.expandDims(dtc, 2), tf.reshape(A, [1, dim, N, 1])); // [Bt, D, N, T]
+      const S = tf.transpose(tf.cumsum(logDecay, 3), [0, 1, 3, 2]); // [Bt, D, T, N]
+      const Bc = variableB ? tf.expandDims(tf.transpose(sl(B), [0, 2, 1]), 1) : tf.reshape(B, [1, dim, 1, N]); // [Bt|1, 1|D, T|1, N]
+      const Cc = variableC ? tf.expandDims(tf.transpose(sl(C), [0, 2, 1]), 1) : tf.reshape(C, [1, dim, 1, N]);
+      const drive = tf.mul(tf.expandDims(tf.mul(dtc, uc), 3), Bc); // [Bt, D, T (s), N]
+      // decay[t, s] = exp(S_t − S_s) for s ≤ t, else 0 (the difference is zeroed before exp, so no overflow).
+      const lower = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // [T (t), T (s)]
+      const mask = tf.reshape(lower, [1, 1, T, T, 1]);
+      const diff = tf.sub(tf.expandDims(S, 3), tf.expandDims(S, 2)); // [Bt, D, T, T, N]
+      const decay = tf.mul(tf.exp(tf.mul(diff, mask)), mask);
+      const states = tf.add(
+        tf.sum(tf.mul(decay, tf.expandDims(drive, 2)), 3), // Σ_s → [Bt, D, T, N]
+        tf.mul(tf.exp(S), tf.expandDims(h, 2)),
+      );
+      outs.push(tf.sum(tf.mul(states, Cc), 3)); // [Bt, D, T]
+      h = tf.squeeze(tf.slice(states, [0, 0, T - 1, 0], [-1, -1, 1, -1]), [2]);
+    }
+    let out = tf.concat(outs, 2);
+    if (rest.D) out = tf.add(out, tf.mul(u, tf.reshape(rest.D, [dim, 1])));
+    if (rest.z) out = tf.mul(out, tf.mul(rest.z, tf.sigmoid(rest.z)));
+    return { out: out as tf.Tensor3D, lastState: h as tf.Tensor3D };
+  });
+  if (rest.returnLastState) return result;
+  result.lastState.dispose();
+  return result.out;
+}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initBackend, setForceKernelFallback, testing } from '@lab/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectiveScan } from '../src/index.js';
+import { selectiveScan, selectiveScanChunked } from '../src/index.js';
 import { constantTable } from '../src/kernels/constants.js';
 import { kernels } from '../src/kernels/module.js';
 import fixture from './fixtures/ssm.json';
@@ -126,6 +126,26 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       );
       expect(leakedGrad).toBe(0);
       testing.disposeAll(x);
+    });
+  });
+
+  it.each([true, false])('chunked parallel form equals the scan, forward and gradient (input-dependent B, C: %s)', (variable) => {
+    tf.tidy(() => {
+      const x = randomInputs(21, 2, 5, 23, 4, variable);
+      const h0 = createRng(22).normal([2, 5, 4]);
+      const opts = { D: x.D, z: x.z, deltaBias: x.deltaBias, deltaSoftplus: true, initialState: h0, returnLastState: true as const };
+      const ref = selectiveScan(x.u, x.delta, x.A, x.B, x.C, { ...opts, impl: 'composite' });
+      const chunked = selectiveScanChunked(x.u, x.delta, x.A, x.B, x.C, { ...opts, chunkSize: 8 }) as { out: tf.Tensor; lastState: tf.Tensor };
+      expect(testing.relativeError(chunked.out.dataSync(), ref.out.dataSync())).toBeLessThan(1e-5);
+      expect(testing.relativeError(chunked.lastState.dataSync(), ref.lastState.dataSync())).toBeLessThan(1e-5);
+      const proj = createRng(23).normal([2, 5, 23]);
+      const g1 = tf.grads((u: tf.Tensor, d: tf.Tensor, A: tf.Tensor) =>
+        tf.sum(tf.mul(selectiveScan(u, d, A, x.B, x.C, { ...opts, returnLastState: false, impl: 'fused' }), proj)),
+      )([x.u, x.delta, x.A]);
+      const g2 = tf.grads((u: tf.Tensor, d: tf.Tensor, A: tf.Tensor) =>
+        tf.sum(tf.mul(selectiveScanChunked(u, d, A, x.B, x.C, { ...opts, returnLastState: false, chunkSize: 8 }) as tf.Tensor, proj)),
+      )([x.u, x.delta, x.A]);
+      g1.forEach((g, i) => expect(testing.relativeError(g2[i]!.dataSync(), g.dataSync())).toBeLessThan(1e-4));
     });
   });
 
