@@ -145,7 +145,7 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       const g2 = tf.grads((u: tf.Tensor, d: tf.Tensor, A: tf.Tensor) =>
         tf.sum(tf.mul(selectiveScanChunked(u, d, A, x.B, x.C, { ...opts, returnLastState: false, chunkSize: 8 }) as tf.Tensor, proj)),
       )([x.u, x.delta, x.A]);
-      g1.forEach((g, i) => expect(testing.relativeError(g2[i]!.dataSync(), g.dataSync())).toBeLessThan(1e-4));
+      for (const [i, g] of g1.entries()) expect(testing.relativeError(g2[i]!.dataSync(), g.dataSync())).toBeLessThan(1e-4);
     });
   });
 
