@@ -93,10 +93,15 @@ for (const fallback of [false, true]) {
             )([q, k, v], dout);
           const gf = gradsOf('fused');
           const gc = gradsOf('composite');
+          // The split backward (dK, dV over key blocks; dQ over query blocks), forced.
+          setFlashBackwardSplit('always');
+          const gs = gradsOf('fused');
+          setFlashBackwardSplit('auto');
           for (let i = 0; i < 3; i++) {
             expect(testing.relativeError(gf[i]!.dataSync(), gc[i]!.dataSync())).toBeLessThan(1e-5);
+            expect(testing.relativeError(gs[i]!.dataSync(), gc[i]!.dataSync())).toBeLessThan(1e-5);
           }
-          testing.disposeAll([q, k, v, dout, opts, fused, ref, sdpa, gf, gc]);
+          testing.disposeAll([q, k, v, dout, opts, fused, ref, sdpa, gf, gc, gs]);
         },
       );
     },
