@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initThreads, setForceKernelFallback, testing, threadsUnavailableReason } from '@lab/tensor';
 import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
-import { MixerModel, S4D, selectiveScan } from '../src/index.js';
+import { MixerModel, S4D, selectiveScan, selectiveScanChunked } from '../src/index.js';
 import { setScanThreadLimit } from '../src/kernels/scan.js';
 
 interface ScanInputs {
@@ -53,12 +53,17 @@ function scanCase(
   N: number,
   L: number,
   backward: boolean,
-  variants: ('composite' | 'fused' | 'fallback')[],
+  variants: ('composite' | 'chunked' | 'fused' | 'fallback')[],
   samples?: number,
 ): BenchCase {
   let x: ScanInputs | undefined;
   const work = { amount: batch * dim * N * L, unit: 'state updates' };
-  const label = { composite: 'selective_scan_ref (tfjs composite)', fused: 'fused (wasm SIMD)', fallback: 'fused (TS fallback)' };
+  const label = {
+    composite: 'selective_scan_ref (tfjs composite)',
+    chunked: 'chunked parallel form (tfjs, T = 16)',
+    fused: 'fused (wasm SIMD)',
+    fallback: 'fused (TS fallback)',
+  };
   return {
     name: `Bt=${batch} D=${dim} N=${N} L=${L}`,
     params: { batch, dim, N, L },
@@ -74,6 +79,16 @@ function scanCase(
       name: label[v],
       work,
       run: () => {
+        if (v === 'chunked') {
+          const o = { D: x!.D, z: x!.z, deltaBias: x!.deltaBias, deltaSoftplus: true, chunkSize: 16 };
+          if (backward) {
+            const grads = tf.grads((u: tf.Tensor, delta: tf.Tensor, A: tf.Tensor, B: tf.Tensor, C: tf.Tensor) =>
+              selectiveScanChunked(u, delta, A, B, C, o) as tf.Tensor,
+            )([x!.u, x!.delta, x!.A, x!.B, x!.C]);
+            tf.dispose(grads);
+          } else tf.dispose(selectiveScanChunked(x!.u, x!.delta, x!.A, x!.B, x!.C, o) as tf.Tensor);
+          return;
+        }
         const impl: Impl = v === 'composite' ? 'composite' : 'fused';
         setForceKernelFallback(v === 'fallback');
         try {
@@ -101,9 +116,9 @@ const scanForward = defineSuite({
     "Mamba's selective scan (input-dependent B and C, D, z gate, softplus Δ) as the tfjs composite of selective_scan_ref against the fused WebAssembly SIMD kernel (one thread) and its TypeScript fallback. Throughput in (batch, channel, step, state) updates per second.",
   cases: ({ quick }) =>
     quick
-      ? [scanCase(1, 32, 16, 64, false, ['composite', 'fused', 'fallback'])]
+      ? [scanCase(1, 32, 16, 64, false, ['composite', 'chunked', 'fused', 'fallback'])]
       : [
-          scanCase(2, 128, 16, 256, false, ['composite', 'fused', 'fallback']),
+          scanCase(2, 128, 16, 256, false, ['composite', 'chunked', 'fused', 'fallback']),
           scanCase(2, 512, 16, 1024, false, ['composite', 'fused'], 3),
         ],
   charts: [{ title: 'Selective scan forward throughput', x: 'L', y: 'throughput' }],
@@ -116,8 +131,8 @@ const scanBackwardSuite = defineSuite({
     'Gradients of the scan with respect to u, Δ, A, B and C: tfjs differentiating the composite (a tape of L steps) against the fused forward and the fused backward kernel (states recomputed, adjoint scan in reverse).',
   cases: ({ quick }) =>
     quick
-      ? [scanCase(1, 32, 16, 64, true, ['composite', 'fused'])]
-      : [scanCase(2, 128, 16, 256, true, ['composite', 'fused']), scanCase(2, 512, 16, 1024, true, ['composite', 'fused'], 2)],
+      ? [scanCase(1, 32, 16, 64, true, ['composite', 'chunked', 'fused'])]
+      : [scanCase(2, 128, 16, 256, true, ['composite', 'chunked', 'fused']), scanCase(2, 512, 16, 1024, true, ['composite', 'fused'], 2)],
 });
 
 const scanThreads = defineSuite({
