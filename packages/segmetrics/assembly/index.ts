@@ -287,10 +287,37 @@ function histLogits<T>(
   const start = <i32>((<i64>n * part) / parts);
   const end = <i32>((<i64>n * (part + 1)) / parts);
   const rowBytes = <usize>C << 2;
-  for (let i = start; i < end; i++) {
+  let i = start;
+  // Four pixels at a time, one per lane: four independent running maxima (the compare-select chain of one
+  // pixel is latency-bound). A value wins when strictly greater, or when it is the first NaN (once best is
+  // NaN nothing wins: NaN compares false both ways), as torch.argmax.
+  for (; i + 4 <= end; i += 4) {
+    const r0 = logits + <usize>i * rowBytes;
+    const r1 = r0 + rowBytes;
+    const r2 = r1 + rowBytes;
+    const r3 = r2 + rowBytes;
+    let best = f32x4(load<f32>(r0), load<f32>(r1), load<f32>(r2), load<f32>(r3));
+    let arg = i32x4.splat(0);
+    for (let c = 1; c < C; c++) {
+      const off = <usize>c << 2;
+      const v = f32x4(load<f32>(r0 + off), load<f32>(r1 + off), load<f32>(r2 + off), load<f32>(r3 + off));
+      const vNaN = f32x4.ne(v, v);
+      const bestNumber = f32x4.eq(best, best);
+      const wins = v128.or(f32x4.gt(v, best), v128.and(vNaN, bestNumber));
+      best = v128.bitselect(v, best, wins);
+      arg = v128.bitselect(i32x4.splat(c), arg, wins);
+    }
+    const b0 = codeOf<T>(t, i, C, ignore, ignoreMode & 1) * S + i32x4.extract_lane(arg, 0);
+    const b1 = codeOf<T>(t, i + 1, C, ignore, ignoreMode & 1) * S + i32x4.extract_lane(arg, 1);
+    const b2 = codeOf<T>(t, i + 2, C, ignore, ignoreMode & 1) * S + i32x4.extract_lane(arg, 2);
+    const b3 = codeOf<T>(t, i + 3, C, ignore, ignoreMode & 1) * S + i32x4.extract_lane(arg, 3);
+    bump(base + (<usize>b0 << 2));
+    bump(base + histBytes + (<usize>b1 << 2));
+    bump(base + 2 * histBytes + (<usize>b2 << 2));
+    bump(base + 3 * histBytes + (<usize>b3 << 2));
+  }
+  for (; i < end; i++) {
     const row = logits + <usize>i * rowBytes;
-    // Branch-free running argmax: a later value wins only when strictly greater, or when it is the first NaN
-    // (once best is NaN nothing wins: NaN compares false both ways).
     let best = load<f32>(row);
     let arg = 0;
     for (let c = 1; c < C; c++) {

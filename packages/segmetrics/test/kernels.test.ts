@@ -123,17 +123,32 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     tf.dispose([lt, tt, argmax]);
   });
 
-  it('logits: ties go to the first index, NaN wins (torch.argmax)', () => {
-    const logits = Float32Array.from([1, 3, 3, 0, /**/ 0, Number.NaN, 5, 1, /**/ 2, 2, 2, 2]);
-    const target = Int32Array.from([1, 1, 0]);
+  it('logits: ties go to the first index, NaN wins (torch.argmax), in SIMD lanes and the scalar tail', () => {
+    const N = Number.NaN;
+    // 4 classes; rows chosen so that every lane position of both 4-pixel groups and the tail sees a case.
+    const rows = [
+      [1, 3, 3, 0], // tie → 1
+      [0, N, 5, 1], // NaN → 1 (wins although 5 is larger later)
+      [2, 2, 2, 2], // all equal → 0
+      [N, 9, N, 1], // first NaN → 0
+      [-1, -3, -0.5, -2], // → 2
+      [0, 0, 0, 7], // → 3
+      [4, N, N, 4], // → 1
+      [1, 2, 3, 4], // → 3
+      [5, 1, N, 0], // → 2
+      [9, 8, 7, 6], // → 0 (tail)
+      [0, 1, 1, N], // → 3 (tail)
+    ];
+    const expectedArgmax = [1, 1, 0, 0, 2, 3, 1, 3, 2, 0, 3];
+    const logits = Float32Array.from(rows.flat());
+    // Target = the expected argmax: every pixel must land on the diagonal.
+    const target = Int32Array.from(expectedArgmax);
+    const expected = new Array<number>(16).fill(0);
+    for (const a of expectedArgmax) expected[a * 4 + a]! += 1;
     for (const fallback of [false, true]) {
       setForceKernelFallback(fallback);
       const cm = confusionMatrix(logits, target, { numClasses: 4, fromLogits: true });
-      const expected = new Float64Array(16);
-      expected[1 * 4 + 1]! += 1; // [1,3,3,0] → 1
-      expected[1 * 4 + 1]! += 1; // NaN at 1 → 1
-      expected[0 * 4 + 0]! += 1; // all equal → 0
-      expect(Array.from(cm)).toEqual(Array.from(expected));
+      expect(Array.from(cm)).toEqual(expected);
     }
   });
 
