@@ -163,3 +163,12 @@ export const flashKernelMemory = {
     attentionKernels.resetPeak();
   },
 };
+
+/**
+ * Compiles the attention kernels ahead of time (asynchronously). Browsers refuse to compile WebAssembly
+ * modules over 4 KB synchronously on the main thread; `initBackend` compiles every kernel module defined by
+ * then, so call this only when @lab/attention is imported after `initBackend` (e.g. lazily).
+ */
+export async function compileAttentionKernels(): Promise<void> {
+  await attentionKernels.compile('single');
+}

@@ -6,6 +6,7 @@
 export type { AttentionOptions, CausalOption } from './options.js';
 export { scaledDotProductAttention } from './sdpa.js';
 export {
+  compileAttentionKernels,
   type FlashAttentionOptions,
   flashAttention,
   flashAttentionFused,

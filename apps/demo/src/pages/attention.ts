@@ -4,6 +4,7 @@
  */
 import {
   bigBirdMask,
+  compileAttentionKernels,
   flashAttention,
   flashKernelMemory,
   longformerMask,
@@ -282,6 +283,7 @@ export const page: DemoPage = {
     'Vaswani et al. 2017; Dao et al. 2022, 2023; Child et al. 2019; Beltagy et al. 2020; Zaheer et al. 2020',
   async mount(root: HTMLElement) {
     cancelled = false;
+    await compileAttentionKernels(); // in case this page is loaded after initBackend
     root.innerHTML = '';
     const intro = document.createElement('p');
     intro.innerHTML =
