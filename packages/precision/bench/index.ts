@@ -5,12 +5,14 @@
  */
 import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
 import { setForceKernelFallback } from '@lab/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 import { Float16Array, f16round, getFloat16, setFloat16 } from '@petamoriken/float16';
 import {
   fromBfloat16,
   fromFloat16,
   fromFp8E4M3,
   fromFp8E5M2,
+  quantize,
   roundArray,
   toBfloat16,
   toFloat16,
@@ -198,4 +200,39 @@ const narrowFormats = defineSuite({
   },
 });
 
-export const suites: BenchSuite[] = [float16Encode, float16Decode, float16Round, narrowFormats];
+const quantizeSuite = defineSuite({
+  id: 'precision/quantize',
+  title: 'quantize (fake quantization of a tensor)',
+  description:
+    'quantize(x, format) on the active backend: the composite reference made of tfjs ops (exact, ~15 ops) against the fused path (the SIMD round trip on the host).',
+  cases: ({ quick }) => {
+    // The composite takes ~1 s per million values: 256 K keeps the suite short.
+    const n = quick ? 1 << 12 : 1 << 18;
+    let x: tf.Tensor | undefined;
+    return (['float16', 'bfloat16', 'fp8e4m3'] as const).map(
+      (format): BenchCase => ({
+        name: `${format} n=${n}`,
+        params: { n, format },
+        setup: () => {
+          x = tf.tensor(inputs(n), [n]);
+        },
+        teardown: () => {
+          x?.dispose();
+        },
+        variants: [
+          { name: 'tfjs composite', run: () => quantize(x!, format, { impl: 'composite' }).dispose(), work: values(n) },
+          { name: 'fused (SIMD)', run: () => quantize(x!, format, { impl: 'fused' }).dispose(), work: values(n) },
+        ],
+        measure: () => {
+          const a = quantize(x!, format, { impl: 'composite' });
+          const b = quantize(x!, format, { impl: 'fused' });
+          const result = { 'mismatchedValues:fusedVsComposite': mismatches(a.dataSync(), b.dataSync()) };
+          tf.dispose([a, b]);
+          return result;
+        },
+      }),
+    );
+  },
+});
+
+export const suites: BenchSuite[] = [float16Encode, float16Decode, float16Round, narrowFormats, quantizeSuite];
