@@ -3,6 +3,7 @@
  * Diffusion-Based Generative Models"; Song et al. 2021, "Score-Based Generative Modeling through SDEs") for tfjs.
  */
 
+export { brownianTreeNoise, type SigmaNoiseSampler } from './brownian.js';
 export {
   alphasCumprod,
   betaSchedule,

@@ -16,9 +16,18 @@ import {
   ValueError,
 } from '@lab/tensor';
 import * as tf from '@tensorflow/tfjs-core';
+import { brownianTreeNoise, type SigmaNoiseSampler } from './brownian.js';
 import { integrate } from './quadrature.js';
 import type { Denoiser, NoiseFn, StepCallback } from './types.js';
-import { assertFunction, assertSamples, denoise, noiseSource, release, toSigmas } from './util.js';
+import {
+  assertFunction,
+  assertSamples,
+  checkOutput,
+  denoise,
+  noiseSource,
+  release,
+  toSigmas,
+} from './util.js';
 
 /** Options of the deterministic samplers (Euler, Heun, DPM-2 take the churn knobs of Algorithm 2). */
 export interface KSamplerOptions {
@@ -31,16 +40,28 @@ export interface KSamplerOptions {
   callback?: StepCallback;
 }
 
-/** Options of the ancestral / SDE samplers. `noise(shape, j)` is the j-th call of k-diffusion's noise_sampler. */
+/**
+ * Options of the ancestral / SDE samplers. `noise(shape, j)` is the j-th call of k-diffusion's noise_sampler;
+ * `noiseSampler(σ, σ')` is k-diffusion's own form (e.g. {@link brownianTreeNoise}). Without either, normals come from
+ * `rng`, except for the DPM++ SDE samplers, which default (as k-diffusion) to a Brownian tree seeded from `rng`.
+ */
 export interface AncestralOptions {
   eta?: number;
   sNoise?: number;
   noise?: NoiseFn;
+  noiseSampler?: SigmaNoiseSampler;
   rng?: Rng;
   callback?: StepCallback;
 }
 
-type Prepared = { fn: string; sigmas: Float64Array; randn: NoiseFn; shape: number[] };
+type Prepared = {
+  fn: string;
+  sigmas: Float64Array;
+  randn: NoiseFn;
+  shape: number[];
+  /** The next noise draw for the step σ → σ' (counts calls for `noise`). */
+  draw: (sigma: number, sigmaNext: number) => tf.Tensor;
+};
 
 function prepare(
   fn: string,
@@ -49,6 +70,7 @@ function prepare(
   sigmas: unknown,
   options: object,
   keys: string[],
+  brownianDefault = false,
 ): Prepared {
   assertFunction(fn, 'denoiser', denoiser);
   assertSamples(fn, 'x', x);
@@ -58,7 +80,31 @@ function prepare(
   if (o.sNoise !== undefined) assertNumber(fn, 'options.sNoise', o.sNoise, { min: 0 });
   if (o.eta !== undefined) assertNumber(fn, 'options.eta', o.eta, { min: 0 });
   if (o.callback !== undefined) assertFunction(fn, 'options.callback', o.callback);
-  return { fn, sigmas: s, randn: noiseSource(fn, o.noise, o.rng), shape: x.shape.slice() };
+  if (o.noiseSampler !== undefined) assertFunction(fn, 'options.noiseSampler', o.noiseSampler);
+  const shape = x.shape.slice();
+  const randn = noiseSource(fn, o.noise, o.rng);
+  let calls = 0;
+  let sampler = o.noiseSampler;
+  if (sampler === undefined && o.noise === undefined && brownianDefault) {
+    const positive = Array.from(s).filter((v) => v > 0);
+    const seed = o.rng ? o.rng.uint32Data(1)[0]! : 0;
+    if (positive.length > 0 && Math.max(...positive) > Math.min(...positive)) {
+      sampler = brownianTreeNoise(shape, {
+        sigmaMin: Math.min(...positive),
+        sigmaMax: Math.max(...positive),
+        seed,
+      });
+    }
+  }
+  const chosen = sampler;
+  const draw = chosen
+    ? (sigma: number, sigmaNext: number) => {
+        const z = chosen(sigma, sigmaNext);
+        checkOutput(fn, `noiseSampler(${sigma}, ${sigmaNext})`, z, shape);
+        return z;
+      }
+    : () => randn(shape, calls++);
+  return { fn, sigmas: s, randn, shape, draw };
 }
 
 /** k-diffusion `to_d`: the ODE derivative (x − D)/σ. */
@@ -83,7 +129,7 @@ export function ancestralStep(
 }
 
 const DET_KEYS = ['sChurn', 'sTmin', 'sTmax', 'sNoise', 'noise', 'rng', 'callback'];
-const ANC_KEYS = ['eta', 'sNoise', 'noise', 'rng', 'callback'];
+const ANC_KEYS = ['eta', 'sNoise', 'noise', 'noiseSampler', 'rng', 'callback'];
 
 function churnParams(fn: string, o: KSamplerOptions) {
   const { sChurn = 0, sTmin = 0, sTmax = Infinity, sNoise = 1 } = o;
@@ -209,13 +255,13 @@ export function sampleEulerAncestral(
   const p = prepare('diffusion.sampleEulerAncestral', denoiser, x, sigmas, options, ANC_KEYS);
   const { eta = 1, sNoise = 1 } = options;
   const s = p.sigmas;
-  let calls = 0;
+  const calls = 0;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
     options.callback?.({ i, x: xc!, sigma: s[i]!, sigmaHat: s[i]!, denoised });
     let xn = tf.add(xc!, tf.mul(toD(xc!, s[i]!, denoised), sigmaDown - s[i]!));
-    if (s[i + 1]! > 0) xn = tf.add(xn, tf.mul(p.randn(p.shape, calls++), sNoise * sigmaUp));
+    if (s[i + 1]! > 0) xn = tf.add(xn, tf.mul(p.draw(s[i]!, s[i + 1]!), sNoise * sigmaUp));
     return [xn];
   });
 }
@@ -230,7 +276,7 @@ export function sampleDpm2Ancestral(
   const p = prepare('diffusion.sampleDpm2Ancestral', denoiser, x, sigmas, options, ANC_KEYS);
   const { eta = 1, sNoise = 1 } = options;
   const s = p.sigmas;
-  let calls = 0;
+  const calls = 0;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
@@ -245,7 +291,7 @@ export function sampleDpm2Ancestral(
       const d2 = toD(x2, sigmaMid, denoise(p.fn, denoiser, x2, sigmaMid));
       xn = tf.add(xc!, tf.mul(d2, sigmaDown - s[i]!));
     }
-    return [tf.add(xn, tf.mul(p.randn(p.shape, calls++), sNoise * sigmaUp))];
+    return [tf.add(xn, tf.mul(p.draw(s[i]!, s[i + 1]!), sNoise * sigmaUp))];
   });
 }
 
@@ -305,7 +351,7 @@ export function sampleDpmpp2sAncestral(
   const p = prepare('diffusion.sampleDpmpp2sAncestral', denoiser, x, sigmas, options, ANC_KEYS);
   const { eta = 1, sNoise = 1 } = options;
   const s = p.sigmas;
-  let calls = 0;
+  const calls = 0;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
@@ -322,7 +368,7 @@ export function sampleDpmpp2sAncestral(
       const denoised2 = denoise(p.fn, denoiser, x2, Math.exp(-sMid));
       xn = tf.sub(tf.mul(xc!, Math.exp(-tNext) / Math.exp(-t)), tf.mul(denoised2, Math.expm1(-h)));
     }
-    if (s[i + 1]! > 0) xn = tf.add(xn, tf.mul(p.randn(p.shape, calls++), sNoise * sigmaUp));
+    if (s[i + 1]! > 0) xn = tf.add(xn, tf.mul(p.draw(s[i]!, s[i + 1]!), sNoise * sigmaUp));
     return [xn];
   });
 }
@@ -365,11 +411,19 @@ export function sampleDpmpp2mSde(
   sigmas: ArrayLike<number>,
   options: AncestralOptions & { solverType?: 'midpoint' | 'heun' } = {},
 ): tf.Tensor {
-  const p = prepare('diffusion.sampleDpmpp2mSde', denoiser, x, sigmas, options, [...ANC_KEYS, 'solverType']);
+  const p = prepare(
+    'diffusion.sampleDpmpp2mSde',
+    denoiser,
+    x,
+    sigmas,
+    options,
+    [...ANC_KEYS, 'solverType'],
+    true,
+  );
   const { eta = 1, sNoise = 1, solverType = 'midpoint' } = options;
   assertOneOf(p.fn, 'options.solverType', solverType, ['midpoint', 'heun'] as const);
   const s = p.sigmas;
-  let calls = 0;
+  const calls = 0;
   let hLast = Number.NaN;
   return loop(x, [x, null as unknown as tf.Tensor], s.length - 1, (i, [xc, old]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
@@ -389,7 +443,7 @@ export function sampleDpmpp2mSde(
     if (eta) {
       xn = tf.add(
         xn,
-        tf.mul(p.randn(p.shape, calls++), s[i + 1]! * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise),
+        tf.mul(p.draw(s[i]!, s[i + 1]!), s[i + 1]! * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise),
       );
     }
     hLast = h;
@@ -404,11 +458,11 @@ export function sampleDpmppSde(
   sigmas: ArrayLike<number>,
   options: AncestralOptions & { r?: number } = {},
 ): tf.Tensor {
-  const p = prepare('diffusion.sampleDpmppSde', denoiser, x, sigmas, options, [...ANC_KEYS, 'r']);
+  const p = prepare('diffusion.sampleDpmppSde', denoiser, x, sigmas, options, [...ANC_KEYS, 'r'], true);
   const { eta = 1, sNoise = 1, r = 0.5 } = options;
   assertNumber(p.fn, 'options.r', r, { exclusiveMin: 0, max: 1 });
   const s = p.sigmas;
-  let calls = 0;
+  const calls = 0;
   const sigmaFn = (t: number) => Math.exp(-t);
   const tFn = (sigma: number) => -Math.log(sigma);
   return loop(x, [x], s.length - 1, (i, [xc]) => {
@@ -424,14 +478,14 @@ export function sampleDpmppSde(
     const a1 = ancestralStep(sigmaFn(t), sigmaFn(sMid), eta);
     const s1 = tFn(a1.sigmaDown);
     let x2 = tf.sub(tf.mul(xc!, sigmaFn(s1) / sigmaFn(t)), tf.mul(denoised, Math.expm1(t - s1)));
-    x2 = tf.add(x2, tf.mul(p.randn(p.shape, calls++), sNoise * a1.sigmaUp));
+    x2 = tf.add(x2, tf.mul(p.draw(sigmaFn(t), sigmaFn(sMid)), sNoise * a1.sigmaUp));
     const denoised2 = denoise(p.fn, denoiser, x2, sigmaFn(sMid));
     // Step 2
     const a2 = ancestralStep(sigmaFn(t), sigmaFn(tNext), eta);
     const t2 = tFn(a2.sigmaDown);
     const dd = tf.add(tf.mul(denoised, 1 - fac), tf.mul(denoised2, fac));
     let xn = tf.sub(tf.mul(xc!, sigmaFn(t2) / sigmaFn(t)), tf.mul(dd, Math.expm1(t - t2)));
-    xn = tf.add(xn, tf.mul(p.randn(p.shape, calls++), sNoise * a2.sigmaUp));
+    xn = tf.add(xn, tf.mul(p.draw(sigmaFn(t), sigmaFn(tNext)), sNoise * a2.sigmaUp));
     return [xn];
   });
 }

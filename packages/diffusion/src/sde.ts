@@ -382,8 +382,8 @@ export function pcSampler(
       const z = randn(shape, calls++);
       let step: number;
       if (corrector === 'langevin') {
-        const gradNorm = tf.mean(tf.norm(tf.reshape(grad, [n, -1]), 'euclidean', 1)).dataSync()[0]!;
-        const noiseNorm = tf.mean(tf.norm(tf.reshape(z, [n, -1]), 'euclidean', 1)).dataSync()[0]!;
+        const gradNorm = tf.mean(tf.sqrt(tf.sum(tf.square(tf.reshape(grad, [n, -1])), 1))).dataSync()[0]!;
+        const noiseNorm = tf.mean(tf.sqrt(tf.sum(tf.square(tf.reshape(z, [n, -1])), 1))).dataSync()[0]!;
         step = ((snr * noiseNorm) / gradNorm) ** 2 * 2 * alphaAt(t);
       } else {
         const std = sde.marginalCoefficients(t).std;

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ablationSampler,
   annealedLangevin,
+  brownianTreeNoise,
   type Denoiser,
   DiffusionScheduler,
   ddimSampler,
@@ -125,6 +126,34 @@ describe('numerical building blocks', () => {
     expect(Math.abs(rot.y[0]! - 1)).toBeLessThan(1e-6);
     expect(Math.abs(rot.y[1]!)).toBeLessThan(1e-6);
     expect(r.nfe).toBeGreaterThan(6);
+  });
+});
+
+describe('Brownian tree noise (k-diffusion BrownianTreeNoiseSampler)', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+  it('increments add up along the path, are standard normal, and do not depend on the step grid', () => {
+    const tree = brownianTreeNoise([4000], { sigmaMin: 0.01, sigmaMax: 80, seed: 3 });
+    const [a, b, c] = [50, 7.3, 0.2];
+    const ab = tree(a, b).dataSync();
+    const bc = tree(b, c).dataSync();
+    const ac = tree(a, c).dataSync();
+    let mean = 0;
+    let sq = 0;
+    for (let i = 0; i < ac.length; i++) {
+      const sum = ab[i]! * Math.sqrt(a - b) + bc[i]! * Math.sqrt(b - c);
+      expect(Math.abs(sum - ac[i]! * Math.sqrt(a - c))).toBeLessThan(1e-3);
+      mean += ac[i]! / ac.length;
+      sq += ac[i]! ** 2 / ac.length;
+    }
+    expect(Math.abs(mean)).toBeLessThan(0.05);
+    expect(Math.abs(sq - 1)).toBeLessThan(0.07);
+    // Deterministic in the seed, different across seeds.
+    const again = brownianTreeNoise([4000], { sigmaMin: 0.01, sigmaMax: 80, seed: 3 })(a, c).dataSync();
+    expect(Array.from(again)).toEqual(Array.from(ac));
+    const other = brownianTreeNoise([4000], { sigmaMin: 0.01, sigmaMax: 80, seed: 4 })(a, c).dataSync();
+    expect(testing.maxAbsError(other, ac)).toBeGreaterThan(0.5);
   });
 });
 
@@ -436,6 +465,18 @@ describe.each(['cpu', 'wasm'] as const)('analytic checks (%s)', (backend) => {
     expect(testing.relativeError(host(x), host(ref))).toBeLessThan(2e-3);
     expect(nfe).toBeGreaterThan(20);
     tf.dispose([x, x0, ref]);
+  });
+
+  it('fixed-step probability-flow ODE (pcSampler, probabilityFlow) converges to the adaptive RK45 solution', () => {
+    const sde = veSde({ N: 400 });
+    const score = scoreFromDenoiser(sde, D);
+    const x0 = sde.priorSampling([8, 2], createRng(31));
+    const { x: adaptive } = odeSampler(sde, score, x0);
+    const { x, xMean } = pcSampler(sde, score, x0, { predictor: 'euler-maruyama', probabilityFlow: true });
+    // Euler with 400 steps in t: first order, so a loose bound; the noise term is zero on the ODE.
+    expect(testing.relativeError(host(x), host(xMean))).toBe(0);
+    expect(testing.relativeError(host(x), host(adaptive))).toBeLessThan(3e-2);
+    tf.dispose([adaptive, x, xMean, x0]);
   });
 
   it('likelihood by the probability-flow ODE is within 1% of the exact mixture log-density (exact trace, Rademacher, Gaussian)', () => {
