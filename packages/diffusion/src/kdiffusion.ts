@@ -255,7 +255,6 @@ export function sampleEulerAncestral(
   const p = prepare('diffusion.sampleEulerAncestral', denoiser, x, sigmas, options, ANC_KEYS);
   const { eta = 1, sNoise = 1 } = options;
   const s = p.sigmas;
-  const calls = 0;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
@@ -276,7 +275,6 @@ export function sampleDpm2Ancestral(
   const p = prepare('diffusion.sampleDpm2Ancestral', denoiser, x, sigmas, options, ANC_KEYS);
   const { eta = 1, sNoise = 1 } = options;
   const s = p.sigmas;
-  const calls = 0;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
@@ -351,7 +349,6 @@ export function sampleDpmpp2sAncestral(
   const p = prepare('diffusion.sampleDpmpp2sAncestral', denoiser, x, sigmas, options, ANC_KEYS);
   const { eta = 1, sNoise = 1 } = options;
   const s = p.sigmas;
-  const calls = 0;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
@@ -423,7 +420,6 @@ export function sampleDpmpp2mSde(
   const { eta = 1, sNoise = 1, solverType = 'midpoint' } = options;
   assertOneOf(p.fn, 'options.solverType', solverType, ['midpoint', 'heun'] as const);
   const s = p.sigmas;
-  const calls = 0;
   let hLast = Number.NaN;
   return loop(x, [x, null as unknown as tf.Tensor], s.length - 1, (i, [xc, old]) => {
     const denoised = denoise(p.fn, denoiser, xc!, s[i]!);
@@ -462,7 +458,6 @@ export function sampleDpmppSde(
   const { eta = 1, sNoise = 1, r = 0.5 } = options;
   assertNumber(p.fn, 'options.r', r, { exclusiveMin: 0, max: 1 });
   const s = p.sigmas;
-  const calls = 0;
   const sigmaFn = (t: number) => Math.exp(-t);
   const tFn = (sigma: number) => -Math.log(sigma);
   return loop(x, [x], s.length - 1, (i, [xc]) => {
