@@ -179,6 +179,24 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     tf.dispose([t, p, pf]);
   });
 
+  it('other typed arrays (Int8, Int16, Uint32, Float64, Uint8Clamped) take the TypeScript path with the same counts', () => {
+    const C = 5;
+    const t = labels(16 * 30 + 3, C, 21, [255], 0.05);
+    const p = labels(16 * 30 + 3, C, 22);
+    const spec = { numClasses: C, ignoreIndex: 255 };
+    const reference = confusionMatrix(Uint8Array.from(p), Uint8Array.from(t), spec);
+    for (const make of [
+      (a: number[]) => Int16Array.from(a),
+      (a: number[]) => Uint32Array.from(a),
+      (a: number[]) => Float64Array.from(a),
+      (a: number[]) => Uint8ClampedArray.from(a),
+    ]) {
+      expect(Array.from(confusionMatrix(make(p), make(t), spec))).toEqual(Array.from(reference));
+    }
+    const p8 = Int8Array.from(p);
+    expect(Array.from(confusionMatrix(p8, Uint8Array.from(t), spec))).toEqual(Array.from(reference));
+  });
+
   it('counts stay exact in float64 and chunking (more pixels than one chunk) changes nothing', () => {
     const n = (1 << 20) * 2 + 123;
     const t = new Uint8Array(n);
