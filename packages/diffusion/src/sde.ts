@@ -299,8 +299,6 @@ export interface PcSamplerOptions {
   correctorSteps?: number;
   eps?: number;
   probabilityFlow?: boolean;
-  /** Take x_mean (the last update without noise) as the result, as score_sde's `denoise=True`. Default true. */
-  denoise?: boolean;
   noise?: NoiseFn;
   rng?: Rng;
   /** Called after each of the N steps with the current x. */
@@ -331,7 +329,6 @@ export function pcSampler(
     'correctorSteps',
     'eps',
     'probabilityFlow',
-    'denoise',
     'noise',
     'rng',
     'callback',
@@ -559,7 +556,7 @@ export function likelihood(
   if (options.noise !== undefined) {
     assertTensor(fn, 'options.noise', options.noise);
     checkOutput(fn, 'options.noise', options.noise, shape);
-    probe = options.noise;
+    if (trace !== 'exact') probe = options.noise; // the exact trace needs no probe
   } else if (trace !== 'exact') {
     if (options.rng !== undefined && typeof options.rng.normal !== 'function') {
       throw new ValueError(
@@ -578,14 +575,14 @@ export function likelihood(
   const rsde = sde.reverse(score, { probabilityFlow: true });
   const driftOf = (xt: tf.Tensor, t: tf.Tensor) => rsde.sde(xt, t).drift;
   const basis: tf.Tensor[] = [];
-  if (trace === 'exact' && options.noise === undefined) {
+  if (trace === 'exact') {
     for (let j = 0; j < dim; j++) {
       const e = new Float32Array(size);
       for (let i = 0; i < n; i++) e[i * dim + j] = 1;
       basis.push(tf.tensor(e, shape));
     }
   }
-  const probes = probe ? [probe] : basis;
+  const probes = trace === 'exact' ? basis : [probe!];
   const rhs = (t: number, y: Float64Array) =>
     hostTidy(() => {
       const xt = tf.tensor(Float32Array.from(y.subarray(0, size)), shape);
