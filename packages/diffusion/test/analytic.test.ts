@@ -22,6 +22,8 @@ import {
   gaussianMixture,
   geometricSigmas,
   iddpmFormulation,
+  iddpmLevels,
+  iddpmPrecond,
   integrate,
   karrasSigmas,
   likelihood,
@@ -404,6 +406,43 @@ describe.each(['cpu', 'wasm'] as const)('analytic checks (%s)', (backend) => {
       tf.dispose([x, expected]);
     }
     tf.dispose([z, x0]);
+  });
+
+  it('scheduler euler-ancestral with injected noise equals sampleEulerAncestral; iDDPM rounding snaps EDM steps to u_j', () => {
+    const z = createRng(9).normal([8, 2]);
+    const form = edmFormulation();
+    const sigmas = form.sigmaSteps(10);
+    const noise = (shape: number[], j: number) => createRng(500 + j).normal(shape);
+    const sched = new DiffusionScheduler({
+      formulation: form,
+      solver: 'euler-ancestral',
+      predictionType: 'sample',
+      noise,
+    });
+    sched.setTimesteps(10);
+    let x = sched.initNoise(z);
+    for (const t of sched.timesteps) {
+      const out = D(x, tf.fill([8], t.sigma));
+      const { prevSample, denoised } = sched.step(out, t, x);
+      tf.dispose([x, out, denoised]);
+      x = prevSample;
+    }
+    const x0 = tf.mul(z, sigmas[0]!);
+    const ref = sampleEulerAncestral(D, x0, sigmas, { noise });
+    expect(testing.relativeError(host(x), host(ref))).toBeLessThan(1e-5);
+    // edm_sampler with an iDDPM network: every time step is one of the network's discrete levels.
+    const pre = iddpmPrecond();
+    const levels = new Set(Array.from(iddpmLevels()));
+    const seen: number[] = [];
+    const wrapped = Object.assign((xx: tf.Tensor, s: tf.Tensor) => D(xx, s), {
+      roundSigma: pre.roundSigma,
+      sigmaMin: pre.sigmaMin,
+      sigmaMax: pre.sigmaMax,
+    });
+    const out = edmSampler(wrapped, z, { numSteps: 6, callback: (info) => seen.push(info.sigmaHat) });
+    expect(seen.length).toBe(6);
+    for (const s of seen) expect(levels.has(s)).toBe(true);
+    tf.dispose([z, x, x0, ref, out]);
   });
 
   it('score SDEs: VP discretization is DDPM, marginals are consistent, sub-VP std is 1 − e^{2·logMean}', () => {
