@@ -14,10 +14,13 @@ import {
   assertPositiveInteger,
   formatShape,
   ShapeError,
+  useWasmKernels,
 } from '@lab/tensor';
 import { checkClassOptions, countLabels } from './confusion.js';
 import type { LabelInput } from './inputs.js';
 import { readLabels } from './inputs.js';
+import { elementKind } from './kernels/histogram.js';
+import { segmetricsKernels } from './kernels/module.js';
 
 export interface BoundaryOptions {
   /** Band width as a fraction of the image diagonal (default 0.02, as the paper). */
@@ -36,9 +39,40 @@ export function boundaryWidth(height: number, width: number, options: BoundaryOp
 /**
  * The boundary band of a label map image [height, width] at `offset` in `labels`: band[i] = 1 when pixel i is
  * within chessboard distance d of a different label or of the image's outside (the pixels that d erosions of
- * its own class mask remove).
+ * its own class mask remove). WebAssembly kernel for Uint8/Uint16/Int32/Float32 arrays, else TypeScript.
  */
 export function boundaryBand(
+  labels: ArrayLike<number>,
+  offset: number,
+  height: number,
+  width: number,
+  d: number,
+): Uint8Array {
+  const kind = elementKind(labels);
+  if (!useWasmKernels() || !kind || height * width === 0)
+    return boundaryBandFallback(labels, offset, height, width, d);
+  const n = height * width;
+  const bytes = kind === 'u8' ? 1 : kind === 'u16' ? 2 : 4;
+  const typed = labels as Uint8Array | Uint16Array | Int32Array | Float32Array;
+  return segmetricsKernels.withArena((arena) => {
+    const pl = arena.alloc(n * bytes + 16);
+    const pb = arena.alloc(n + 16);
+    const pru = arena.alloc(n + 16);
+    const plf = arena.alloc(4 * n);
+    const pur = arena.alloc(4 * n);
+    const pdn = arena.alloc(4 * width);
+    const pdr = arena.alloc(4 * width);
+    const buffer = segmetricsKernels.memory.buffer;
+    new Uint8Array(buffer, pl, n * bytes).set(
+      new Uint8Array(typed.buffer, typed.byteOffset + offset * bytes, n * bytes),
+    );
+    segmetricsKernels.exports[`band_${kind}`](pl, height, width, d, pb, pru, plf, pur, pdn, pdr);
+    return new Uint8Array(segmetricsKernels.memory.buffer, pb, n).slice();
+  });
+}
+
+/** {@link boundaryBand} in plain TypeScript (the kernels' fallback, and the path of other arrays). */
+export function boundaryBandFallback(
   labels: ArrayLike<number>,
   offset: number,
   height: number,

@@ -8,6 +8,7 @@ export {
   type BoundaryIoUResult,
   type BoundaryOptions,
   boundaryBand,
+  boundaryBandFallback,
   boundaryIoU,
   boundaryWidth,
 } from './boundary.js';

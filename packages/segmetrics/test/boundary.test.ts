@@ -2,7 +2,7 @@
 // border, d erosions with a 3 × 3 kernel, band = mask − eroded mask.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@lab/tensor';
-import { boundaryBand, boundaryIoU, boundaryWidth } from '../src/index.js';
+import { boundaryBand, boundaryBandFallback, boundaryIoU, boundaryWidth } from '../src/index.js';
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -67,16 +67,31 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     [2, 30, 41],
     [3, 25, 25],
     [5, 12, 40],
-  ])('band of width d = %i on %i × %i maps equals the reference erosion for every class', (d, h, w) => {
-    const labels = blocky(h, w, 4, d * 100 + h);
-    const band = boundaryBand(labels, 0, h, w, d);
-    for (let c = 0; c < 4; c++) {
-      const mask = Uint8Array.from(labels, (v) => (v === c ? 1 : 0));
-      const ref = referenceBand(mask, h, w, d);
-      const ours = Uint8Array.from(band, (b, i) => b & mask[i]!);
-      expect(Array.from(ours)).toEqual(Array.from(ref));
-    }
-  });
+  ])(
+    'band of width d = %i on %i × %i maps equals the reference erosion for every class (kernel, fallback, all kinds)',
+    (d, h, w) => {
+      const labels = blocky(h, w, 4, d * 100 + h);
+      // A second image after the first checks the offset.
+      const two = new Int32Array(2 * h * w);
+      two.set(blocky(h, w, 4, 7), 0);
+      two.set(labels, h * w);
+      const bands = [
+        boundaryBand(labels, 0, h, w, d),
+        boundaryBand(Uint8Array.from(labels), 0, h, w, d),
+        boundaryBand(Uint16Array.from(labels), 0, h, w, d),
+        boundaryBand(Float32Array.from(labels), 0, h, w, d),
+        boundaryBand(Array.from(labels), 0, h, w, d),
+        boundaryBand(two, h * w, h, w, d),
+        boundaryBand(Uint8Array.from(two), h * w, h, w, d),
+        boundaryBandFallback(labels, 0, h, w, d),
+      ];
+      for (let c = 0; c < 4; c++) {
+        const mask = Uint8Array.from(labels, (v) => (v === c ? 1 : 0));
+        const ref = Array.from(referenceBand(mask, h, w, d));
+        for (const band of bands) expect(Array.from(band, (b, i) => b & mask[i]!)).toEqual(ref);
+      }
+    },
+  );
 
   it('d = max(1, round(0.02 · diagonal)), as the paper', () => {
     expect(boundaryWidth(1024, 2048)).toBe(Math.round(0.02 * Math.hypot(1024, 2048)));

@@ -19,8 +19,22 @@ type HistogramKernel = (
 
 type Kind = 'u8' | 'u16' | 'i32' | 'f32';
 
+/** One boundary-band kernel: labels, H, W, d, band (u8 out), then scratch (see assembly/index.ts). */
+type BandKernel = (
+  labels: number,
+  H: number,
+  W: number,
+  d: number,
+  band: number,
+  rowUniform: number,
+  left: number,
+  upRow: number,
+  down: number,
+  downRow: number,
+) => void;
+
 /** The exports of assembly/index.ts. */
-export type SegmetricsKernels = {
+export type SegmetricsKernels = { [K in `band_${Kind}`]: BandKernel } & {
   [K in `hist_${Kind}_${Kind}` | 'hist_u8_u8_general' | `hist_logits_${Kind}`]: HistogramKernel;
 };
 
