@@ -151,6 +151,13 @@ function errorCases(quick: boolean): BenchCase[] {
         out[`nfe:${c.key}`] = c.nfe(steps);
         x.dispose();
       }
+      if (nfe === budgets[budgets.length - 1]) {
+        // The paper's headline: EDM Heun at 35 NFE against the original VP sampler at this budget (< 1 = EDM wins).
+        const edm = CONFIGS.find((c) => c.key === 'edm-heun')!;
+        const x = edm.run(D, latents!, 18);
+        out['headline:edmHeun35OverVpEuler'] = rmsError(x, reference(edm.sigmaMax)) / out['error:vp-euler']!;
+        x.dispose();
+      }
       return out;
     },
     variants: timed.map((c) => ({
