@@ -1,19 +1,59 @@
 // The vitest preset of every package: tests run on src/ through the "source" export condition, and the
 // results are written as JSON to the ignored .test-results/ folder, where .ci/run adds them up.
+// With `browser: true` the same test files also run in headless Debian Chromium (playwright-core).
+import { playwright } from '@vitest/browser-playwright';
 import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
-/** @param {{ testTimeout?: number; include?: string[]; fileParallelism?: boolean }} [options] */
+/** Chromium flags for this machine: no sandbox as root, no background network (the network is closed). */
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export const chromiumPath = process.env.LAB_CHROMIUM ?? '/usr/bin/chromium';
+
+/** @param {{ testTimeout?: number; include?: string[]; browserInclude?: string[]; fileParallelism?: boolean; browser?: boolean }} [options] */
 export function packageTestConfig(options = {}) {
+  const include = options.include ?? ['test/**/*.test.ts', 'src/**/*.test.ts'];
+  const resolve = { conditions: ['source', ...defaultClientConditions] };
+  const ssr = { resolve: { conditions: ['source', ...defaultServerConditions], externalConditions: ['source'] } };
+  const shared = {
+    testTimeout: options.testTimeout ?? 60_000,
+    hookTimeout: 120_000,
+  };
+  const node = {
+    resolve,
+    ssr,
+    test: { ...shared, name: 'node', include, pool: 'forks', fileParallelism: options.fileParallelism ?? true },
+  };
+  const projects = [node];
+  if (options.browser) {
+    projects.push({
+      resolve,
+      test: {
+        ...shared,
+        name: 'chromium',
+        include: options.browserInclude ?? include,
+        exclude: ['**/node_modules/**', '**/*.node.test.ts'],
+        browser: {
+          enabled: true,
+          headless: true,
+          screenshotFailures: false,
+          provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
+          instances: [{ browser: 'chromium' }],
+        },
+      },
+    });
+  }
   return defineConfig({
-    resolve: { conditions: ['source', ...defaultClientConditions] },
-    ssr: { resolve: { conditions: ['source', ...defaultServerConditions], externalConditions: ['source'] } },
     test: {
-      include: options.include ?? ['test/**/*.test.ts', 'src/**/*.test.ts'],
-      testTimeout: options.testTimeout ?? 60_000,
-      hookTimeout: 120_000,
-      fileParallelism: options.fileParallelism ?? true,
-      pool: 'forks',
+      projects,
       reporters: ['default', 'json'],
       outputFile: { json: '.test-results/vitest.json' },
     },

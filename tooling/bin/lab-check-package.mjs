@@ -4,10 +4,10 @@
 // (.test-results/package.json) so .ci/run counts both checks.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const require = createRequire(import.meta.url);
+const bin = (name) => join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', name);
 const packageDir = process.cwd();
 const packDir = join(packageDir, '.pack');
 const results = [];
@@ -24,15 +24,13 @@ function check(name, command, args) {
   }
 }
 
-const publintBin = join(dirname(require.resolve('publint/package.json')), 'src', 'cli.js');
-check('publint --strict', process.execPath, [publintBin, '--strict', '--pack', 'pnpm']);
+check('publint --strict', bin('publint'), ['--strict', '--pack', 'pnpm']);
 
 rmSync(packDir, { recursive: true, force: true });
 mkdirSync(packDir, { recursive: true });
 execFileSync('pnpm', ['pack', '--pack-destination', packDir], { cwd: packageDir, stdio: 'ignore' });
 const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
-const attwBin = join(dirname(require.resolve('@arethetypeswrong/cli/package.json')), 'dist', 'index.js');
-check('attw (packed tarball)', process.execPath, [attwBin, join(packDir, tarball), '--format', 'ascii']);
+check('attw (packed tarball)', bin('attw'), [join(packDir, tarball), '--format', 'ascii']);
 rmSync(packDir, { recursive: true, force: true });
 
 const failed = results.filter((r) => r.status === 'failed').length;

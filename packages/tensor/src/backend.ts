@@ -33,6 +33,8 @@ async function registerBackend(name: BackendName, options: InitBackendOptions): 
   else await import(/* @vite-ignore */ WEBGPU);
 }
 
+let lastError: unknown;
+
 async function trySetBackend(name: BackendName, options: InitBackendOptions): Promise<boolean> {
   try {
     await registerBackend(name, options);
@@ -41,7 +43,8 @@ async function trySetBackend(name: BackendName, options: InitBackendOptions): Pr
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     }
     return await tf.setBackend(name);
-  } catch {
+  } catch (error) {
+    lastError = error;
     return false;
   }
 }
@@ -56,7 +59,7 @@ export async function initBackend(name: BackendName = 'wasm', options: InitBacke
   const { fallback = true } = options;
   let ok = await trySetBackend(name, options);
   if (!ok && fallback && name !== 'cpu') ok = await trySetBackend('cpu', options);
-  if (!ok) throw new Error(`initBackend: could not initialise the ${name} backend`);
+  if (!ok) throw new Error(`initBackend: could not initialise the ${name} backend: ${String(lastError ?? 'tf.setBackend returned false')}`);
   await tf.ready();
   await Promise.all(kernelModules().map((m) => m.compile(pool.active ? 'shared' : 'single')));
   return tf.getBackend();

@@ -169,16 +169,29 @@ export function defineOp<I extends readonly tf.Tensor[], A>(definition: OpDefini
   return op;
 }
 
-/** The vector–Jacobian product of the composite at `inputs`, for upstream gradient `dy`. */
+/**
+ * The vector–Jacobian product of the composite at `inputs`, for upstream gradient `dy`.
+ *
+ * This runs inside tfjs's backward pass. A plain nested `tf.grads` there would replace the engine's active
+ * tape and then clear it (tfjs resets the tape whenever a gradient computation ends at depth 0), breaking the
+ * outer backward pass. Raising the gradient depth for the nested call makes tfjs treat it as a higher-order
+ * gradient: it records onto the outer tape, whose cleanup releases what it saved.
+ */
 function vjpOfComposite<I extends readonly tf.Tensor[], A>(
   definition: OpDefinition<I, A>,
   inputs: I,
   attrs: A,
   dy: tf.Tensor,
 ): tf.Tensor[] {
-  return tf.grads((...xs: tf.Tensor[]) => {
-    const out = definition.composite(xs as unknown as I, attrs);
-    const primary = Array.isArray(out) ? out[0]! : out;
-    return tf.sum(tf.mul(primary, dy));
-  })([...inputs]);
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  state.gradientDepth++;
+  try {
+    return tf.grads((...xs: tf.Tensor[]) => {
+      const out = definition.composite(xs as unknown as I, attrs);
+      const primary = Array.isArray(out) ? out[0]! : out;
+      return tf.sum(tf.mul(primary, dy));
+    })([...inputs]);
+  } finally {
+    state.gradientDepth--;
+  }
 }

@@ -35,12 +35,30 @@ const MAX_ARGS = 64;
  * The code each worker runs, turned into a string: it must not reference anything outside itself.
  * `post` sends a message to the pool; `listen` receives messages from it.
  */
-function workerMain(post: (m: unknown) => void, listen: (h: (m: any) => void) => void): void {
+interface WorkerMessage {
+  type: 'init' | 'module' | 'loop';
+  ctrl: SharedArrayBuffer;
+  args: SharedArrayBuffer;
+  id: number;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  names: string[];
+  seq: number;
+}
+
+interface PoolMessage {
+  type: 'ready' | 'registered';
+  id?: number;
+}
+
+function workerMain(post: (m: PoolMessage) => void, listen: (h: (m: WorkerMessage) => void) => void): void {
   const kernels: ((...a: number[]) => unknown)[][] = [];
   let ctrl: Int32Array;
   let args: Float64Array;
-  const loop = (): void => {
-    let seen = Atomics.load(ctrl, 0);
+  // `seen` is the job counter when the pool posted 'loop': a job posted after that but before this worker
+  // enters the loop is still taken.
+  const loop = (from: number): void => {
+    let seen = from;
     for (;;) {
       Atomics.wait(ctrl, 0, seen);
       const seq = Atomics.load(ctrl, 0);
@@ -75,17 +93,19 @@ function workerMain(post: (m: unknown) => void, listen: (h: (m: any) => void) =>
       post({ type: 'ready' });
     } else if (msg.type === 'module') {
       const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
-      kernels[msg.id] = msg.names.map((n: string) => instance.exports[n]);
+      kernels[msg.id] = msg.names.map((n) => instance.exports[n] as (...a: number[]) => unknown);
       post({ type: 'registered', id: msg.id });
     } else if (msg.type === 'loop') {
-      loop();
+      loop(msg.seq);
     }
   });
 }
 
 interface WorkerHandle {
-  post(message: unknown): void;
-  onMessage(handler: (message: any) => void): void;
+  post(message: Partial<WorkerMessage>): void;
+  onMessage(handler: (message: PoolMessage) => void): void;
+  /** Called when the worker fails to start or dies. */
+  onError(handler: (error: unknown) => void): void;
   terminate(): void;
 }
 
@@ -94,16 +114,31 @@ function isBrowserMainThread(): boolean {
   return typeof g.window !== 'undefined' && typeof g.document !== 'undefined';
 }
 
-function nodeWorkerThreads(): any {
-  const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (m: string) => any } }).process;
+interface NodeWorker {
+  postMessage(m: unknown): void;
+  on(event: 'message', h: (m: PoolMessage) => void): void;
+  on(event: 'error' | 'exit', h: (e: unknown) => void): void;
+  terminate(): Promise<number>;
+  unref(): void;
+}
+interface NodeWorkerThreads {
+  Worker: new (code: string, options: { eval: boolean }) => NodeWorker;
+}
+type NodeProcess = { versions?: { node?: string }; getBuiltinModule?: (m: string) => unknown };
+
+function nodeWorkerThreads(): NodeWorkerThreads | undefined {
+  const p = (globalThis as { process?: NodeProcess }).process;
   if (!p?.versions?.node || typeof p.getBuiltinModule !== 'function') return undefined;
-  return p.getBuiltinModule('node:worker_threads');
+  return p.getBuiltinModule('node:worker_threads') as NodeWorkerThreads;
 }
 
 /** Cores on this machine (Node: os.availableParallelism; browsers: navigator.hardwareConcurrency). */
 export function hardwareConcurrency(): number {
-  const p = (globalThis as { process?: { getBuiltinModule?: (m: string) => any } }).process;
-  const os = typeof p?.getBuiltinModule === 'function' ? p.getBuiltinModule('node:os') : undefined;
+  const p = (globalThis as { process?: NodeProcess }).process;
+  const os =
+    typeof p?.getBuiltinModule === 'function'
+      ? (p.getBuiltinModule('node:os') as { availableParallelism?: () => number })
+      : undefined;
   if (os?.availableParallelism) return os.availableParallelism();
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   return nav?.hardwareConcurrency ?? 1;
@@ -129,6 +164,10 @@ function spawnWorker(): WorkerHandle {
     return {
       post: (m) => worker.postMessage(m),
       onMessage: (h) => worker.on('message', h),
+      onError: (h) => {
+        worker.on('error', h);
+        worker.on('exit', (code) => h(new Error(`worker exited with code ${String(code)}`)));
+      },
       terminate: () => void worker.terminate(),
     };
   }
@@ -138,18 +177,20 @@ function spawnWorker(): WorkerHandle {
   return {
     post: (m) => worker.postMessage(m),
     onMessage: (h) => worker.addEventListener('message', (e) => h((e as MessageEvent).data)),
+    onError: (h) => worker.addEventListener('error', (e) => h((e as ErrorEvent).message)),
     terminate: () => worker.terminate(),
   };
 }
 
 class WorkerPool {
   private workers: WorkerHandle[] = [];
-  private ctrl: Int32Array<ArrayBufferLike> = new Int32Array(0);
-  private args: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  private ctrl!: Int32Array<SharedArrayBuffer>; // created by start(): SharedArrayBuffer may not exist here
+  private args!: Float64Array<SharedArrayBuffer>;
   private modules = new Map<PoolModule, { id: number; names: string[] }>();
   private looping = false;
   private starting: Promise<void> | undefined;
   private waiters = new Map<string, () => void>();
+  private failure: ((error: unknown) => void) | undefined;
 
   /** True when workers are running and kernels may be split across them. */
   get active(): boolean {
@@ -165,8 +206,22 @@ class WorkerPool {
     return this.modules.has(module);
   }
 
+  /** Resolves when a worker sends `key`; rejects when any worker fails or after 60 s. */
   private expect(key: string): Promise<void> {
-    return new Promise((resolve) => this.waiters.set(key, resolve));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ValueError(`worker pool: no answer from a worker (${key})`)), 60_000);
+      this.waiters.set(key, () => {
+        clearTimeout(timer);
+        this.waiters.delete(key);
+        resolve();
+      });
+      const previous = this.failure;
+      this.failure = (error) => {
+        clearTimeout(timer);
+        previous?.(error);
+        reject(new ValueError(`worker pool: a worker failed: ${String(error)}`));
+      };
+    });
   }
 
   async start(threads: number, modules: readonly PoolModule[]): Promise<number> {
@@ -186,16 +241,30 @@ class WorkerPool {
         for (let i = 0; i < threads - 1; i++) {
           const w = spawnWorker();
           w.onMessage((m) => this.waiters.get(`${m.type}:${i}:${m.id ?? ''}`)?.());
+          w.onError((error) => {
+            if (this.workers.includes(w)) this.failure?.(error);
+          });
           ready.push(this.expect(`ready:${i}:`));
           w.post({ type: 'init', ctrl: this.ctrl.buffer, args: this.args.buffer });
           this.workers.push(w);
         }
         await Promise.all(ready);
       })();
-      await this.starting;
-      this.starting = undefined;
+      try {
+        await this.starting;
+      } catch (error) {
+        await this.stop();
+        throw error;
+      } finally {
+        this.starting = undefined;
+      }
     }
-    await this.register(modules);
+    try {
+      await this.register(modules);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     return this.threads;
   }
 
@@ -219,7 +288,8 @@ class WorkerPool {
         }),
       );
     }
-    for (const w of this.workers) w.post({ type: 'loop' });
+    const seq = Atomics.load(this.ctrl, SEQ);
+    for (const w of this.workers) w.post({ type: 'loop', seq });
     this.looping = true;
   }
 
@@ -278,8 +348,10 @@ class WorkerPool {
       this.command(2);
       this.waitDone();
     }
-    for (const w of this.workers) w.terminate();
+    const workers = this.workers;
     this.workers = [];
+    for (const w of workers) w.terminate();
+    this.failure = undefined;
     this.looping = false;
     for (const m of this.modules.keys()) m.instantiate(false);
     this.modules.clear();

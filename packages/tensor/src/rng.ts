@@ -77,7 +77,6 @@ const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
 const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const HI = LITTLE ? 1 : 0;
-const LO = LITTLE ? 0 : 1;
 
 /** Natural logarithm of a positive finite double, fdlibm's e_log.c (error < 1 ulp), engine-independent. */
 export function deterministicLog(x: number): number {
@@ -257,7 +256,7 @@ export class Rng {
       }
     }
     // lo + span*u rounds to float32 and can land on hi when span is wide; keep the interval half-open.
-    if (span > 0) for (let i = 0; i < n; i++) if (out[i]! >= hi) out[i] = Math.fround(hi) > hi ? lo : prevFloat32(hi);
+    for (let i = 0; i < n; i++) if (out[i]! >= hi) out[i] = largestFloat32Below(hi);
     return out;
   }
 
@@ -336,10 +335,14 @@ export class Rng {
   }
 }
 
-function prevFloat32(x: number): number {
+/** The largest float32 strictly below x (x finite). */
+function largestFloat32Below(x: number): number {
   const f = new Float32Array([x]);
   const u = new Uint32Array(f.buffer);
-  u[0] = x > 0 ? u[0]! - 1 : u[0]! + 1;
+  while (f[0]! >= x) {
+    if (f[0] === 0) f[0] = -1.401298464324817e-45;
+    else u[0] = f[0]! > 0 ? u[0]! - 1 : u[0]! + 1;
+  }
   return f[0]!;
 }
 

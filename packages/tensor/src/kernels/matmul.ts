@@ -25,14 +25,16 @@ export function matmulWasm(a: Float32Array, b: Float32Array, m: number, k: numbe
   });
 }
 
-/** C [m, n] = A [m, k] · B [k, n] in plain TypeScript (i-k-j order, float32 accumulation as the kernel). */
+/**
+ * C [m, n] = A [m, k] · B [k, n] in plain TypeScript. Same float32 operations in the same order as the SIMD
+ * kernel (per output: c += a[i,k]·b[k,j] for k ascending), so both give bit-identical results.
+ */
 export function matmulFallback(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array {
   const c = new Float32Array(m * n);
   for (let i = 0; i < m; i++) {
     const row = i * n;
     for (let kk = 0; kk < k; kk++) {
       const x = a[i * k + kk]!;
-      if (x === 0) continue;
       const brow = kk * n;
       for (let j = 0; j < n; j++) c[row + j] = Math.fround(c[row + j]! + Math.fround(x * b[brow + j]!));
     }
