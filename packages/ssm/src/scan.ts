@@ -95,16 +95,18 @@ function scanCompositeUntidied(inputs: tf.Tensor[], attrs: ScanAttrs): tf.Tensor
   let delta = x.delta;
   if (x.deltaBias) delta = tf.add(delta, tf.reshape(x.deltaBias, [dim, 1]));
   if (attrs.deltaSoftplus) delta = softplusStable(delta);
-  // deltaA [Bt, D, L, N] = exp(Δ ⊗ A); deltaBu [Bt, D, L, N] = Δ u B
-  const deltaA = tf.exp(tf.mul(tf.expandDims(delta, 3), tf.reshape(x.A, [1, dim, 1, N])));
-  const du = tf.expandDims(tf.mul(delta, x.u), 3);
+  // Time-major, so that each step is a contiguous slice: deltaA [L, Bt, D, N] = exp(Δ ⊗ A),
+  // deltaBu [L, Bt, D, N] = Δ u B.
+  const deltaT = tf.transpose(delta, [2, 0, 1]); // [L, Bt, D]
+  const deltaA = tf.exp(tf.mul(tf.expandDims(deltaT, 3), tf.reshape(x.A, [1, 1, dim, N])));
+  const du = tf.expandDims(tf.mul(deltaT, tf.transpose(x.u, [2, 0, 1])), 3); // [L, Bt, D, 1]
   const deltaBu = attrs.variableB
-    ? tf.mul(du, tf.expandDims(tf.transpose(x.B, [0, 2, 1]), 1))
-    : tf.mul(du, tf.reshape(x.B, [1, dim, 1, N]));
-  const decays = tf.unstack(deltaA, 2); // L × [Bt, D, N]
-  const drives = tf.unstack(deltaBu, 2);
+    ? tf.mul(du, tf.expandDims(tf.transpose(x.B, [2, 0, 1]), 2)) // B → [L, Bt, 1, N]
+    : tf.mul(du, tf.reshape(x.B, [1, 1, dim, N]));
+  const decays = tf.unstack(deltaA, 0); // L × [Bt, D, N]
+  const drives = tf.unstack(deltaBu, 0);
   const Cs = attrs.variableC
-    ? tf.unstack(tf.expandDims(x.C, 1), 3) // L × [Bt, 1, N]
+    ? tf.unstack(tf.expandDims(tf.transpose(x.C, [2, 0, 1]), 2), 0) // L × [Bt, 1, N]
     : null;
   const Cfixed = attrs.variableC ? null : tf.reshape(x.C, [1, dim, N]);
   let h: tf.Tensor = x.initialState ?? tf.zeros([batch, dim, N]);
@@ -113,7 +115,7 @@ function scanCompositeUntidied(inputs: tf.Tensor[], attrs: ScanAttrs): tf.Tensor
     h = tf.add(tf.mul(decays[t]!, h), drives[t]!);
     ys.push(tf.sum(tf.mul(h, Cs ? Cs[t]! : Cfixed!), 2)); // [Bt, D]
   }
-  let out = tf.stack(ys, 2); // [Bt, D, L]
+  let out = tf.transpose(tf.stack(ys, 0), [1, 2, 0]); // [L, Bt, D] → [Bt, D, L]
   if (x.D) out = tf.add(out, tf.mul(x.u, tf.reshape(x.D, [dim, 1])));
   if (x.z) out = tf.mul(out, tf.mul(x.z, tf.sigmoid(x.z)));
   return [out, h];
