@@ -99,7 +99,7 @@ function scanCase(
         }
       },
     })),
-    measure: () => {
+    measure: (): Record<string, number> => {
       if (!variants.includes('composite')) return {};
       const a = scan(x!, 'fused');
       const b = scan(x!, 'composite');
