@@ -133,11 +133,12 @@ export const page: DemoPage = {
 
     let signal: Float64Array = presetSignal();
     let coefficients: Float64Array = new Float64Array(0);
-    const options = { N, dt: 1 / L, theta: 0.25, timescale: 20, span: 0.2 };
+    const projectOptions = { N, dt: 1 / L, theta: 0.25, timescale: 20 };
+    const options = { ...projectOptions, span: 0.2 };
 
     const recompute = () => {
       const m = measureSelect.value as HippoOnlineMeasure;
-      coefficients = hippoProject(signal, m, options);
+      coefficients = hippoProject(signal, m, projectOptions);
     };
 
     const draw = () => {
