@@ -71,8 +71,9 @@ function axes(p: Plot, x0: number, x1: number, y0: number, y1: number, xLabel: s
   ctx.fillText(xLabel, w / 2 - 30, h - 6);
   ctx.fillText(x0.toFixed(2), pad - 4, h - pad + 14);
   ctx.fillText(x1.toFixed(2), w - 40, h - pad + 14);
-  ctx.fillText(y1.toFixed(1), 2, 14);
-  ctx.fillText(y0.toFixed(1), 2, h - pad);
+  const fmt = (v: number) => (v !== 0 && Math.abs(v) < 0.1 ? v.toExponential(0) : v.toFixed(1));
+  ctx.fillText(fmt(y1), 2, 14);
+  ctx.fillText(fmt(y0), 2, h - pad);
   ctx.save();
   ctx.translate(10, h / 2 + 20);
   ctx.rotate(-Math.PI / 2);
