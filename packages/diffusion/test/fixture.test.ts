@@ -11,6 +11,7 @@ import {
   iddpmPrecond,
   karrasSigmas,
   type NoiseFn,
+  polyexponentialSigmas,
   sampleDpm2,
   sampleDpmpp2m,
   sampleDpmpp2mSde,
@@ -50,6 +51,15 @@ describe('schedules (k-diffusion get_sigmas_*)', () => {
     expect(errors.exponential).toBeLessThan(1e-6);
     expect(errors.vp).toBeLessThan(1e-6);
     expect(karrasSigmas(10, 0.002, 80)[10]).toBe(0);
+  });
+
+  it('polyexponential with ρ = 1 is the exponential schedule; larger ρ spends more steps at low σ', () => {
+    const exp = exponentialSigmas(10, 0.002, 80);
+    expect(testing.relativeError(polyexponentialSigmas(10, 0.002, 80, 1), exp)).toBeLessThan(1e-14);
+    const p2 = polyexponentialSigmas(10, 0.002, 80, 2);
+    expect(p2[0]).toBeCloseTo(80, 10);
+    expect(p2[9]).toBeCloseTo(0.002, 12);
+    for (let i = 1; i < 9; i++) expect(p2[i]!).toBeLessThan(exp[i]!);
   });
 });
 
