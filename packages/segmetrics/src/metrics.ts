@@ -6,7 +6,7 @@
  * Per class c, with n_ij = pixels of target i predicted j and u_c = labelled pixels of c predicted ignoreIndex:
  *   tp = n_cc,  support t_c = Σ_j n_cj + u_c,  predicted p_c = Σ_i n_ic
  *   accuracy (= recall) = tp / t_c          precision = tp / p_c          IoU = tp / (t_c + p_c − tp)
- *   Dice (= F1) = 2 tp / (t_c + p_c)        F-beta = (1 + β²) tp / (β² t_c + p_c)
+ *   Dice = 2 tp / (t_c + p_c)               F-beta = (1 + β²) tp / (β² t_c + p_c) = (1 + β²) P R / (β² P + R)
  *   pixel accuracy = Σ tp / Σ t_c           FWIoU = Σ_c t_c · IoU_c / Σ_c t_c
  */
 import type { ConfusionCounts } from './confusion.js';
@@ -166,7 +166,9 @@ function perClass(stats: ClassStats, metric: ClassMetric, convention: Convention
         break;
       case 'fbeta':
         num = (1 + b2) * tp;
-        den = b2 * t + p;
+        // mmseg computes F-beta from precision and recall, so it is undefined when either is (no target or no
+        // predicted pixels); torchmetrics and smp use the counts, defined whenever the class is present.
+        den = convention === 'nan' && (t === 0 || p === 0) ? 0 : b2 * t + p;
         break;
     }
     const [v, inc] = ratio(num, den, present, convention);

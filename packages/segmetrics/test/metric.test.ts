@@ -69,10 +69,17 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
   it('F-beta and class weights', () => {
     const m = new SegmentationMetric({ ...opts, beta: 2 }).update(pred, target);
     const r = m.compute();
-    // (1 + β²) tp / (β² t + p): class 0: 5·2 / (4·3 + 2); class 1: 5·1 / (4·2 + 2); class 2: 0 / (0 + 1).
-    closeAll(r.fbeta, [10 / 14, 5 / 10, 0, Number.NaN]);
-    close(r.meanFbeta, (10 / 14 + 0.5 + 0) / 3);
-    expect(m.compute({ beta: 1 }).fbeta).toEqual(r.dice);
+    // (1 + β²) tp / (β² t + p): class 0: 5·2 / (4·3 + 2); class 1: 5·1 / (4·2 + 2). Class 2 (only predicted)
+    // has no recall, so its F-beta is NaN under mmseg's convention, and 0 / (0 + 1) = 0 under torchmetrics'.
+    closeAll(r.fbeta, [10 / 14, 5 / 10, Number.NaN, Number.NaN]);
+    close(r.meanFbeta, (10 / 14 + 0.5) / 2);
+    const tm = m.compute({ convention: 'torchmetrics' });
+    closeAll(tm.fbeta, [10 / 14, 5 / 10, 0, 0]);
+    close(tm.meanFbeta, (10 / 14 + 0.5 + 0) / 3);
+    // F1 = Dice wherever precision and recall are defined; with 'torchmetrics' everywhere.
+    const f1 = m.compute({ beta: 1 });
+    closeAll(f1.fbeta, [...f1.dice.slice(0, 2), Number.NaN, Number.NaN]);
+    expect(m.compute({ beta: 1, convention: 'torchmetrics' }).fbeta).toEqual(tm.dice);
     close(m.compute({ classWeights: [1, 2, 0, 5] }).meanIoU, (2 / 3 + (2 * 1) / 3) / 3);
     close(m.compute({ classWeights: 'support' }).meanIoU, (3 * (2 / 3) + 2 * (1 / 3)) / 5);
   });
