@@ -44,6 +44,13 @@ function options(kind: MaskKind, s: Shape, rng: ReturnType<typeof seeded>): Atte
 
 const configs: [string, Shape, MaskKind][] = [
   ['L=S=1025 D=8 causal', { B: 1, Hq: 1, Hkv: 1, L: 1025, S: 1025, D: 8 }, 'causal'],
+  // Large enough (L·S ≥ 256²) that the kernels run one kv head at a time, with per-head mask and bias offsets.
+  ['L=260 S=270 D=8 GQA mask, per kv head', { B: 2, Hq: 4, Hkv: 2, L: 260, S: 270, D: 8 }, 'mask'],
+  [
+    'L=260 S=270 D=8 GQA mask+bias+causal, per kv head',
+    { B: 2, Hq: 4, Hkv: 2, L: 260, S: 270, D: 8 },
+    'mask+bias+causal',
+  ],
   ['L=S=1', { B: 1, Hq: 2, Hkv: 1, L: 1, S: 1, D: 8 }, 'none'],
   ['L=1 decode, S=97, causal', { B: 2, Hq: 4, Hkv: 2, L: 1, S: 97, D: 64 }, 'causal'],
   ['L=97 S=97 D=59 causal', { B: 1, Hq: 2, Hkv: 2, L: 97, S: 97, D: 59 }, 'causal'],
@@ -65,8 +72,8 @@ for (const fallback of [false, true]) {
       });
       afterAll(() => setForceKernelFallback(false));
 
-      // The largest case runs once, on wasm (the same kernels run on cpu; the fallback is checked on the small shapes).
-      it.each(fallback || backend === 'cpu' ? configs.filter((c) => c[1].L < 1000) : configs)(
+      // The large cases run on wasm only (the same kernels run on cpu; the fallback is checked on the small shapes).
+      it.each(fallback || backend === 'cpu' ? configs.filter((c) => c[1].L * c[1].S < 256 * 256) : configs)(
         '%s: forward, lse and gradients agree',
         (_name, s, kind) => {
           const rng = seeded(s.L * 31 + s.S * 7 + s.D);

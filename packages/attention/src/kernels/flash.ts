@@ -142,18 +142,56 @@ const P = {
 
 type Arena = Parameters<Parameters<typeof attentionKernels.withArena>[0]>[0];
 
-/** Fills the common words of a parameter block (and writes mask, bias and the block map into the arena). */
-function commonParams(
-  arena: Arena,
-  p: FlashProblem,
-  dp: number,
-  sp: number,
-): { params: Int32Array; f32: Float32Array } {
+/** Mask, bias and block map of a whole problem, written once into the arena (byte offsets, 0 = none). */
+interface SharedOperands {
+  mask: number;
+  bias: number;
+  blockmap: number;
+}
+
+function writeShared(arena: Arena, p: FlashProblem): SharedOperands {
+  return {
+    mask: p.mask ? arena.write(p.mask.data) : 0,
+    blockmap: p.mask ? arena.write(maskBlockMap(p)!) : 0,
+    bias: p.bias ? arena.write(p.bias.data) : 0,
+  };
+}
+
+/**
+ * A slice of a problem that the kernels run on their own: the query heads [h0, h0 + heads) of batch b and
+ * their kv heads (whole batches when `b` is -1). Sizes are in heads of the full problem.
+ */
+interface Chunk {
+  /** Batch of the chunk, or -1 for the whole problem. */
+  b: number;
+  h0: number;
+  /** Query heads in the chunk. */
+  heads: number;
+}
+
+/**
+ * Chunks of one kv head (its group of query heads) when each is large enough to keep every thread busy, so
+ * that the arena holds one head's q, k, v and outputs at a time (peak O(G·L·D), not O(B·H·L·D)); else one
+ * chunk with everything.
+ */
+function chunksOf(p: FlashProblem): Chunk[] {
+  const bhkv = (p.batch * p.headsQ) / p.group;
+  if (bhkv === 1 || p.L * p.S < 256 * 256) return [{ b: -1, h0: 0, heads: p.batch * p.headsQ }];
+  const chunks: Chunk[] = [];
+  for (let b = 0; b < p.batch; b++) {
+    for (let h0 = 0; h0 < p.headsQ; h0 += p.group) chunks.push({ b, h0, heads: p.group });
+  }
+  return chunks;
+}
+
+/** The parameter block of a chunk (mask, bias and block map pointers offset to its first head). */
+function chunkParams(p: FlashProblem, c: Chunk, shared: SharedOperands, dp: number, sp: number): Int32Array {
   const params = new Int32Array(P.COUNT);
   const f32 = new Float32Array(params.buffer);
-  params[P.BHQ] = p.batch * p.headsQ;
-  params[P.BHKV] = (p.batch * p.headsQ) / p.group;
-  params[P.HQ] = p.headsQ;
+  const whole = c.b < 0;
+  params[P.BHQ] = c.heads;
+  params[P.BHKV] = c.heads / p.group;
+  params[P.HQ] = whole ? p.headsQ : c.heads;
   params[P.GROUP] = p.group;
   params[P.L] = p.L;
   params[P.S] = p.S;
@@ -165,16 +203,26 @@ function commonParams(
   params[P.OFFSET] = p.offset;
   params[P.BR] = p.blockRows;
   params[P.BC] = p.blockCols;
+  const b = whole ? 0 : c.b;
   if (p.mask) {
-    params[P.MASK] = arena.write(p.mask.data);
+    const [sb, sh] = p.mask.strides;
+    params[P.MASK] = shared.mask + b * sb + c.h0 * sh;
     params.set(p.mask.strides, P.MASK_STRIDES);
-    params[P.BLOCKMAP] = arena.write(maskBlockMap(p)!);
+    const tiles = Math.ceil(p.L / p.blockRows) * Math.ceil(p.S / p.blockCols);
+    params[P.BLOCKMAP] = shared.blockmap + (b * p.headsQ + c.h0) * tiles;
   }
   if (p.bias) {
-    params[P.BIAS] = arena.write(p.bias.data);
+    const [sb, sh] = p.bias.strides;
+    params[P.BIAS] = shared.bias + 4 * (b * sb + c.h0 * sh);
     params.set(p.bias.strides, P.BIAS_STRIDES);
   }
-  return { params, f32 };
+  return params;
+}
+
+/** Element offsets of a chunk's query rows [heads·L·D] and kv rows [heads/G · S · D] in the full arrays. */
+function chunkOffsets(p: FlashProblem, c: Chunk): { q: number; kv: number } {
+  const bh0 = c.b < 0 ? 0 : c.b * p.headsQ + c.h0;
+  return { q: bh0 * p.L * p.D, kv: (bh0 / p.group) * p.S * p.D };
 }
 
 let threadLimit = Number.POSITIVE_INFINITY;
@@ -209,27 +257,38 @@ export function flashForwardWasm(
   v: Float32Array,
 ): { out: Float32Array; lse: Float32Array } {
   const { L, S, D } = p;
-  const bhq = p.batch * p.headsQ;
-  const bhkv = bhq / p.group;
   const dp = roundUp(D, 8);
   const sp = roundUp(S, 8);
-  return attentionKernels.withArena((arena) => {
-    const { params } = commonParams(arena, p, dp, sp);
-    params[P.Q] = arena.write(padColumns(q, bhq * L, D, dp));
-    const kp = arena.write(padColumns(k, bhkv * S, D, dp));
-    params[P.V] = arena.write(padColumns(v, bhkv * S, D, dp));
-    params[P.KT] = arena.allocF32(bhkv * dp * sp);
-    params[P.OUT] = arena.allocF32(bhq * L * dp);
-    params[P.LSE] = arena.allocF32(bhq * L);
-    const tasks = bhq * Math.ceil(L / p.blockRows);
-    const parts = threadsInUse() === 1 ? 1 : Math.max(1, Math.min(tasks, 4 * threadsInUse()));
-    params[P.SCRATCH] = arena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows));
-    attentionKernels.run('pack_panels', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threadsInUse()));
-    const paramsPtr = arena.write(params);
-    attentionKernels.run('flash_forward', [paramsPtr], parts);
-    const out = unpadColumns(arena.readF32(params[P.OUT]!, bhq * L * dp), bhq * L, D, dp);
-    return { out, lse: arena.readF32(params[P.LSE]!, bhq * L) };
+  const out = new Float32Array(p.batch * p.headsQ * L * D);
+  const lse = new Float32Array(p.batch * p.headsQ * L);
+  const threads = threadsInUse();
+  attentionKernels.withArena((arena) => {
+    const shared = writeShared(arena, p);
+    for (const c of chunksOf(p)) {
+      attentionKernels.withArena((chunkArena) => {
+        const bhq = c.heads;
+        const bhkv = bhq / p.group;
+        const off = chunkOffsets(p, c);
+        const params = chunkParams(p, c, shared, dp, sp);
+        params[P.Q] = chunkArena.write(padColumns(q.subarray(off.q, off.q + bhq * L * D), bhq * L, D, dp));
+        const kp = chunkArena.write(padColumns(k.subarray(off.kv, off.kv + bhkv * S * D), bhkv * S, D, dp));
+        params[P.V] = chunkArena.write(
+          padColumns(v.subarray(off.kv, off.kv + bhkv * S * D), bhkv * S, D, dp),
+        );
+        params[P.KT] = chunkArena.allocF32(bhkv * dp * sp);
+        params[P.OUT] = chunkArena.allocF32(bhq * L * dp);
+        params[P.LSE] = chunkArena.allocF32(bhq * L);
+        const tasks = bhq * Math.ceil(L / p.blockRows);
+        const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, 4 * threads));
+        params[P.SCRATCH] = chunkArena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows));
+        attentionKernels.run('pack_panels', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threads));
+        attentionKernels.run('flash_forward', [chunkArena.write(params)], parts);
+        out.set(unpadColumns(chunkArena.f32(params[P.OUT]!, bhq * L * dp), bhq * L, D, dp), off.q);
+        lse.set(chunkArena.f32(params[P.LSE]!, bhq * L), (off.q / D) | 0);
+      });
+    }
   });
+  return { out, lse };
 }
 
 /** The backward pass on the WebAssembly kernels: dq [B·Hq, L, D], dk and dv [B·Hkv, S, D]. */
@@ -243,57 +302,69 @@ export function flashBackwardWasm(
   dout: Float32Array,
 ): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
   const { L, S, D } = p;
-  const bhq = p.batch * p.headsQ;
-  const bhkv = bhq / p.group;
   const dp = roundUp(D, 8);
   const sp = roundUp(S, 8);
-  return attentionKernels.withArena((arena) => {
-    const { params } = commonParams(arena, p, dp, sp);
-    const threads = threadsInUse();
-    params[P.Q] = arena.write(padColumns(q, bhq * L, D, dp));
-    params[P.K] = arena.write(padColumns(k, bhkv * S, D, dp));
-    const vp = arena.write(padColumns(v, bhkv * S, D, dp));
-    const outp = arena.write(padColumns(out, bhq * L, D, dp));
-    params[P.DOUT] = arena.write(padColumns(dout, bhq * L, D, dp));
-    params[P.LSE] = arena.write(lse);
-    params[P.KT] = arena.allocF32(bhkv * dp * sp);
-    params[P.VT] = arena.allocF32(bhkv * dp * sp);
-    params[P.DVEC] = arena.allocF32(bhq * L);
-    params[P.DQ] = arena.allocF32(bhq * L * dp);
-    params[P.DK] = arena.allocF32(bhkv * S * dp);
-    params[P.DV] = arena.allocF32(bhkv * S * dp);
-    // One pass per kv head when there are enough of them for every thread; else FlashAttention-2's split
-    // (dK, dV over key blocks, then dQ over query blocks), which recomputes P and dP twice but parallelises.
-    const split = backwardSplit === 'auto' ? threads > 1 && bhkv < 2 * threads : backwardSplit === 'always';
-    const tasks = split
-      ? Math.max(bhkv * Math.ceil(S / p.blockCols), bhq * Math.ceil(L / p.blockRows))
-      : bhkv;
-    const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, split ? 4 * threads : 64));
-    params[P.SCRATCH] = arena.allocF32(parts * 2 * p.blockRows * p.blockCols);
-    arena.fillF32(params[P.DQ]!, bhq * L * dp, 0);
-    arena.fillF32(params[P.DK]!, bhkv * S * dp, 0);
-    arena.fillF32(params[P.DV]!, bhkv * S * dp, 0);
-    const heads = Math.min(bhkv, threads);
-    attentionKernels.run('pack_panels', [params[P.K]!, params[P.KT]!, bhkv, S, dp, sp], heads);
-    attentionKernels.run('pack_panels', [vp, params[P.VT]!, bhkv, S, dp, sp], heads);
-    attentionKernels.run(
-      'flash_backward_dvec',
-      [params[P.DOUT]!, outp, params[P.DVEC]!, bhq * L, dp],
-      Math.min(threads, bhq),
-    );
-    const paramsPtr = arena.write(params);
-    if (split) {
-      attentionKernels.run('flash_backward_dkdv', [paramsPtr], parts);
-      attentionKernels.run('flash_backward_dq', [paramsPtr], parts);
-    } else {
-      attentionKernels.run('flash_backward', [paramsPtr], parts);
+  const dq = new Float32Array(q.length);
+  const dk = new Float32Array(k.length);
+  const dv = new Float32Array(v.length);
+  const threads = threadsInUse();
+  attentionKernels.withArena((arena) => {
+    const shared = writeShared(arena, p);
+    for (const c of chunksOf(p)) {
+      attentionKernels.withArena((chunkArena) => {
+        const bhq = c.heads;
+        const bhkv = bhq / p.group;
+        const off = chunkOffsets(p, c);
+        const params = chunkParams(p, c, shared, dp, sp);
+        const rowsQ = (x: Float32Array) => padColumns(x.subarray(off.q, off.q + bhq * L * D), bhq * L, D, dp);
+        const rowsKV = (x: Float32Array) =>
+          padColumns(x.subarray(off.kv, off.kv + bhkv * S * D), bhkv * S, D, dp);
+        params[P.Q] = chunkArena.write(rowsQ(q));
+        params[P.K] = chunkArena.write(rowsKV(k));
+        const vp = chunkArena.write(rowsKV(v));
+        const outp = chunkArena.write(rowsQ(out));
+        params[P.DOUT] = chunkArena.write(rowsQ(dout));
+        params[P.LSE] = chunkArena.write(lse.subarray(off.q / D, off.q / D + bhq * L));
+        params[P.KT] = chunkArena.allocF32(bhkv * dp * sp);
+        params[P.VT] = chunkArena.allocF32(bhkv * dp * sp);
+        params[P.DVEC] = chunkArena.allocF32(bhq * L);
+        params[P.DQ] = chunkArena.allocF32(bhq * L * dp);
+        params[P.DK] = chunkArena.allocF32(bhkv * S * dp);
+        params[P.DV] = chunkArena.allocF32(bhkv * S * dp);
+        // One pass per kv head when there are enough of them for every thread; else FlashAttention-2's split
+        // (dK, dV over key blocks, then dQ over query blocks), which recomputes P and dP twice but parallelises.
+        const split =
+          backwardSplit === 'auto' ? threads > 1 && bhkv < 2 * threads : backwardSplit === 'always';
+        const tasks = split
+          ? Math.max(bhkv * Math.ceil(S / p.blockCols), bhq * Math.ceil(L / p.blockRows))
+          : bhkv;
+        const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, split ? 4 * threads : 64));
+        params[P.SCRATCH] = chunkArena.allocF32(parts * 2 * p.blockRows * p.blockCols);
+        chunkArena.fillF32(params[P.DQ]!, bhq * L * dp, 0);
+        chunkArena.fillF32(params[P.DK]!, bhkv * S * dp, 0);
+        chunkArena.fillF32(params[P.DV]!, bhkv * S * dp, 0);
+        const heads = Math.min(bhkv, threads);
+        attentionKernels.run('pack_panels', [params[P.K]!, params[P.KT]!, bhkv, S, dp, sp], heads);
+        attentionKernels.run('pack_panels', [vp, params[P.VT]!, bhkv, S, dp, sp], heads);
+        attentionKernels.run(
+          'flash_backward_dvec',
+          [params[P.DOUT]!, outp, params[P.DVEC]!, bhq * L, dp],
+          Math.min(threads, bhq),
+        );
+        const paramsPtr = chunkArena.write(params);
+        if (split) {
+          attentionKernels.run('flash_backward_dkdv', [paramsPtr], parts);
+          attentionKernels.run('flash_backward_dq', [paramsPtr], parts);
+        } else {
+          attentionKernels.run('flash_backward', [paramsPtr], parts);
+        }
+        dq.set(unpadColumns(chunkArena.f32(params[P.DQ]!, bhq * L * dp), bhq * L, D, dp), off.q);
+        dk.set(unpadColumns(chunkArena.f32(params[P.DK]!, bhkv * S * dp), bhkv * S, D, dp), off.kv);
+        dv.set(unpadColumns(chunkArena.f32(params[P.DV]!, bhkv * S * dp), bhkv * S, D, dp), off.kv);
+      });
     }
-    return {
-      dq: unpadColumns(arena.readF32(params[P.DQ]!, bhq * L * dp), bhq * L, D, dp),
-      dk: unpadColumns(arena.readF32(params[P.DK]!, bhkv * S * dp), bhkv * S, D, dp),
-      dv: unpadColumns(arena.readF32(params[P.DV]!, bhkv * S * dp), bhkv * S, D, dp),
-    };
   });
+  return { dq, dk, dv };
 }
 
 /** Visible keys of row i of head (b, h), with their scaled, biased scores, into `scores` (others -Infinity). */
