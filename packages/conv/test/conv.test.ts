@@ -254,6 +254,42 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       tf.dispose([small, filter, r, outer]);
     });
 
+    it('propagates NaN as IEEE arithmetic does, on every path', () => {
+      const data = createRng(12).normalData(1 * 7 * 7 * 2);
+      data[0] = Number.NaN; // x[0, 0, 0, 0]: read by output (0, 0) only at dilation 2, 'valid'
+      const xn = tf.tensor4d(data, [1, 7, 7, 2]);
+      const wn = tf.tensor4d(createRng(13).normalData(3 * 3 * 2 * 3), [3, 3, 2, 3]);
+      const plan: Plan = {
+        stride: [1, 1],
+        dilation: [2, 2],
+        pads: [
+          [0, 0],
+          [0, 0],
+        ],
+      };
+      const outputs = [
+        forwardConv(xn, wn, plan, false, 'composite'),
+        forwardConv(xn, wn, plan, false, 'fused'),
+      ];
+      setForceKernelFallback(true);
+      outputs.push(forwardConv(xn, wn, plan, false, 'fused'));
+      const ones = tf.onesLike(outputs[0]!) as tf.Tensor4D;
+      const dwFallback = filterGradient(ones, xn, [3, 3], plan, 'fused');
+      setForceKernelFallback(false);
+      for (const y of outputs) {
+        const v = y.dataSync();
+        expect(Number.isNaN(v[0]!)).toBe(true); // y[0, 0, 0, 0]
+        expect(Number.isFinite(v[(1 * 3 + 1) * 3]!)).toBe(true); // y[0, 1, 1, 0]
+      }
+      const dwFused = filterGradient(ones, xn, [3, 3], plan, 'fused');
+      for (const dw of [dwFused, dwFallback]) {
+        const v = dw.dataSync();
+        expect(Number.isNaN(v[0]!)).toBe(true); // tap (0, 0), channel 0 sums x[0, 0, 0, 0]
+        expect(Number.isFinite(v[(0 * 2 + 1) * 3]!)).toBe(true); // tap (0, 0), channel 1
+      }
+      tf.dispose([xn, wn, ones, ...outputs, dwFused, dwFallback]);
+    });
+
     it('leaves no tensors behind (forward and gradients)', () => {
       const c = { dilation: [2, 3] as [number, number], stride: 2, padding: 'same' as const };
       const fwd = testing.countLeaks(() => dilatedConv2d(x, w, c));

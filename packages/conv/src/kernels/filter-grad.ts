@@ -46,7 +46,6 @@ export function filterGradFallback(
             const di = ((bn * ho + i) * wo + j) * o;
             for (let ci = 0; ci < c; ci++) {
               const xv = x[xi + ci]!;
-              if (xv === 0) continue;
               const row = tap + ci * o;
               for (let oi = 0; oi < o; oi++)
                 dw[row + oi] = Math.fround(dw[row + oi]! + Math.fround(xv * dy[di + oi]!));
