@@ -157,13 +157,7 @@ function loop<S extends tf.Tensor[]>(
 }
 
 /** One churned start (Algorithm 2, lines 4–6) shared by Euler, Heun and DPM-2. */
-function churn(
-  p: Prepared,
-  o: ReturnType<typeof churnParams>,
-  x: tf.Tensor,
-  i: number,
-  churnCount: { n: number },
-) {
+function churn(p: Prepared, o: ReturnType<typeof churnParams>, x: tf.Tensor, i: number) {
   const { sigmas } = p;
   const steps = sigmas.length - 1;
   const gamma =
@@ -172,7 +166,8 @@ function churn(
       : 0;
   const sigmaHat = sigmas[i]! * (gamma + 1);
   if (gamma > 0) {
-    const eps = p.randn(p.shape, churnCount.n++);
+    // Injected noise is indexed by step (k-diffusion draws randn_like(x) at every step, used when γ > 0).
+    const eps = p.randn(p.shape, i);
     x = tf.add(x, tf.mul(eps, o.sNoise * Math.sqrt(sigmaHat ** 2 - sigmas[i]! ** 2)));
   }
   return { x, sigmaHat };
@@ -187,10 +182,9 @@ export function sampleEuler(
 ): tf.Tensor {
   const p = prepare('diffusion.sampleEuler', denoiser, x, sigmas, options, DET_KEYS);
   const o = churnParams(p.fn, options);
-  const count = { n: 0 };
   const s = p.sigmas;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
-    const { x: xh, sigmaHat } = churn(p, o, xc!, i, count);
+    const { x: xh, sigmaHat } = churn(p, o, xc!, i);
     const denoised = denoise(p.fn, denoiser, xh, sigmaHat);
     options.callback?.({ i, x: xh, sigma: s[i]!, sigmaHat, denoised });
     return [tf.add(xh, tf.mul(toD(xh, sigmaHat, denoised), s[i + 1]! - sigmaHat))];
@@ -206,10 +200,9 @@ export function sampleHeun(
 ): tf.Tensor {
   const p = prepare('diffusion.sampleHeun', denoiser, x, sigmas, options, DET_KEYS);
   const o = churnParams(p.fn, options);
-  const count = { n: 0 };
   const s = p.sigmas;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
-    const { x: xh, sigmaHat } = churn(p, o, xc!, i, count);
+    const { x: xh, sigmaHat } = churn(p, o, xc!, i);
     const denoised = denoise(p.fn, denoiser, xh, sigmaHat);
     options.callback?.({ i, x: xh, sigma: s[i]!, sigmaHat, denoised });
     const d = toD(xh, sigmaHat, denoised);
@@ -230,10 +223,9 @@ export function sampleDpm2(
 ): tf.Tensor {
   const p = prepare('diffusion.sampleDpm2', denoiser, x, sigmas, options, DET_KEYS);
   const o = churnParams(p.fn, options);
-  const count = { n: 0 };
   const s = p.sigmas;
   return loop(x, [x], s.length - 1, (i, [xc]) => {
-    const { x: xh, sigmaHat } = churn(p, o, xc!, i, count);
+    const { x: xh, sigmaHat } = churn(p, o, xc!, i);
     const denoised = denoise(p.fn, denoiser, xh, sigmaHat);
     options.callback?.({ i, x: xh, sigma: s[i]!, sigmaHat, denoised });
     const d = toD(xh, sigmaHat, denoised);
@@ -265,7 +257,7 @@ export function sampleEulerAncestral(
   });
 }
 
-/** Ancestral sampling with DPM-Solver-2 steps (k-diffusion `sample_dpm_2_ancestral`); noise drawn every step. */
+/** Ancestral sampling with DPM-Solver-2 steps (k-diffusion `sample_dpm_2_ancestral`); noise drawn when σ_down > 0. */
 export function sampleDpm2Ancestral(
   denoiser: Denoiser,
   x: tf.Tensor,
@@ -280,15 +272,12 @@ export function sampleDpm2Ancestral(
     const { sigmaDown, sigmaUp } = ancestralStep(s[i]!, s[i + 1]!, eta);
     options.callback?.({ i, x: xc!, sigma: s[i]!, sigmaHat: s[i]!, denoised });
     const d = toD(xc!, s[i]!, denoised);
-    let xn: tf.Tensor;
-    if (sigmaDown === 0) {
-      xn = tf.add(xc!, tf.mul(d, sigmaDown - s[i]!));
-    } else {
-      const sigmaMid = Math.exp(0.5 * (Math.log(s[i]!) + Math.log(sigmaDown)));
-      const x2 = tf.add(xc!, tf.mul(d, sigmaMid - s[i]!));
-      const d2 = toD(x2, sigmaMid, denoise(p.fn, denoiser, x2, sigmaMid));
-      xn = tf.add(xc!, tf.mul(d2, sigmaDown - s[i]!));
-    }
+    if (sigmaDown === 0) return [tf.add(xc!, tf.mul(d, sigmaDown - s[i]!))];
+    const sigmaMid = Math.exp(0.5 * (Math.log(s[i]!) + Math.log(sigmaDown)));
+    const x2 = tf.add(xc!, tf.mul(d, sigmaMid - s[i]!));
+    const d2 = toD(x2, sigmaMid, denoise(p.fn, denoiser, x2, sigmaMid));
+    const xn = tf.add(xc!, tf.mul(d2, sigmaDown - s[i]!));
+    // As k-diffusion: noise is added only after a DPM-Solver-2 step (σ_down > 0).
     return [tf.add(xn, tf.mul(p.draw(s[i]!, s[i + 1]!), sNoise * sigmaUp))];
   });
 }

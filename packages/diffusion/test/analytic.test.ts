@@ -298,6 +298,23 @@ describe.each(['cpu', 'wasm'] as const)('analytic checks (%s)', (backend) => {
     expect(host(a)).toEqual(host(b));
     expect(testing.maxAbsError(host(a), host(c))).toBeGreaterThan(1e-3);
     expect(draws).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // Churn noise is indexed by step: only steps with σ in [sTmin, sTmax] draw.
+    const churned: number[] = [];
+    const e = sampleEuler(D, x, sig, {
+      sChurn: 10,
+      sTmin: 0.05,
+      sTmax: 30,
+      noise: (shape, i) => {
+        churned.push(i);
+        return createRng(200 + i).normal(shape);
+      },
+    });
+    const expected = Array.from(sig.subarray(0, 8), (s, i) => (s >= 0.05 && s <= 30 ? i : -1)).filter(
+      (i) => i >= 0,
+    );
+    expect(churned).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(2);
+    e.dispose();
     tf.dispose([z, x, a, b, c, d]);
   });
 
