@@ -188,7 +188,7 @@ const mambaDecode = defineSuite({
   id: 'ssm/mamba-decode',
   title: 'Mamba stack: step() decoding vs a full forward',
   description:
-    'A 4-layer dModel = 256 Mamba stack (MixerModel shape): L tokens decoded one step() at a time (constant work per token, the generation path) against one forward pass over the L tokens (the training / prompt path). Work unit: tokens.',
+    'A 4-layer dModel = 256 Mamba stack (MixerModel shape): L tokens decoded one step() at a time (constant work per token, the generation path) with tfjs ops (baseline) and on host arrays with SIMD matmuls, against one forward pass over the L tokens (the training / prompt path). Work unit: tokens.',
   cases: ({ quick }) => {
     const dModel = quick ? 64 : 256;
     const nLayer = quick ? 2 : 4;
@@ -197,6 +197,17 @@ const mambaDecode = defineSuite({
       let model: MixerModel | undefined;
       let x: tf.Tensor | undefined;
       const work = { amount: L, unit: 'tokens' };
+      const decode = (impl: 'fused' | 'composite') => {
+        let state = model!.initState(1);
+        for (let t = 0; t < L; t++) {
+          const xt = tf.slice(x!, [0, t, 0], [-1, 1, -1]);
+          const r = model!.step(xt, state, { impl });
+          for (const s of state) tf.dispose([s.convState, s.ssmState]);
+          tf.dispose([xt, r.hidden]);
+          state = r.state;
+        }
+        for (const s of state) tf.dispose([s.convState, s.ssmState]);
+      };
       return {
         name: `dModel=${dModel} layers=${nLayer} L=${L}`,
         params: { L, dModel, nLayer },
@@ -210,21 +221,8 @@ const mambaDecode = defineSuite({
           x?.dispose();
         },
         variants: [
-          {
-            name: `${L} × step()`,
-            work,
-            run: () => {
-              let state = model!.initState(1);
-              for (let t = 0; t < L; t++) {
-                const xt = tf.slice(x!, [0, t, 0], [-1, 1, -1]);
-                const r = model!.step(xt, state);
-                for (const s of state) tf.dispose([s.convState, s.ssmState]);
-                tf.dispose([xt, r.hidden]);
-                state = r.state;
-              }
-              for (const s of state) tf.dispose([s.convState, s.ssmState]);
-            },
-          },
+          { name: `${L} × step() (tfjs ops)`, work, run: () => decode('composite') },
+          { name: `${L} × step() (host, SIMD matmul)`, work, run: () => decode('fused') },
           { name: 'forward (L tokens at once)', work, run: () => tf.dispose(model!.forward(x!)) },
         ],
       };

@@ -7,9 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   assertKnownOptions,
+  assertOneOf,
   assertPositiveInteger,
   assertRank,
   assertShape,
+  type CallOptions,
   matmul,
   type Rng,
   ShapeError,
@@ -290,9 +292,11 @@ export class Mamba {
 
   /**
    * One decoding step (mamba_simple.Mamba.step): x [batch, 1, dModel] and the state before it; returns
-   * y [batch, 1, dModel] and the new state (the input state is left as it was).
+   * y [batch, 1, dModel] and the new state (the input state is left as it was). On cpu/wasm it runs on host
+   * arrays (SIMD matmuls, no per-op overhead) and is not differentiable; `{ impl: 'composite' }` runs tfjs ops
+   * (differentiable, every backend).
    */
-  step(x: tf.Tensor, state: MambaState): { y: tf.Tensor3D; state: MambaState } {
+  step(x: tf.Tensor, state: MambaState, options: CallOptions = {}): { y: tf.Tensor3D; state: MambaState } {
     const fn = `${BLOCK}.step`;
     assertRank(fn, 'x', x, 3, '[batch, 1, dModel]');
     const [batch, one, dModel] = x.shape as [number, number, number];
@@ -300,6 +304,12 @@ export class Mamba {
       throw new ShapeError(`${fn}: x must be of shape [batch, 1, ${this.dModel}], got shape [${x.shape}]`);
     }
     this.checkState(fn, state, batch);
+    const impl = options.impl ?? 'auto';
+    assertOneOf(fn, 'options.impl', impl, ['auto', 'fused', 'composite']);
+    const backend = tf.getBackend();
+    const hostOk = backend === 'cpu' || backend === 'wasm';
+    if (impl === 'fused' && !hostOk) throw new ValueError(`${fn}: impl 'fused' needs the cpu or wasm backend, the active backend is ${backend}`);
+    if (impl === 'fused' || (impl === 'auto' && hostOk)) return this.stepHost(x, state, batch);
     const { dInner, dState: N, dConv, dtRank } = this;
     const out = tf.tidy(() => {
       const xz = matmul(tf.reshape(x, [batch, dModel]), this.inProj); // [Bt, 2·dInner]
@@ -325,6 +335,88 @@ export class Mamba {
     return { y: out.y, state: { convState: out.convState, ssmState: out.ssmState } };
   }
 
+  private hostCache = new Map<string, { dataId: unknown; data: Float32Array }>();
+
+  /** A = −exp(A_log) on the host, cached like the parameters. */
+  private hostA(): Float32Array {
+    const ALog = this.host('ALog', this.ALog);
+    const hit = this.hostCache.get('A');
+    if (hit && hit.dataId === ALog) return hit.data;
+    const data = ALog.map((v) => -Math.exp(v));
+    this.hostCache.set('A', { dataId: ALog, data });
+    return data;
+  }
+
+  /** A parameter's values on the host, re-read only when the variable was assigned since. */
+  private host(name: string, v: tf.Variable): Float32Array {
+    const dataId = (v as unknown as { dataId: unknown }).dataId;
+    const hit = this.hostCache.get(name);
+    if (hit && hit.dataId === dataId) return hit.data;
+    const data = Float32Array.from(v.dataSync());
+    this.hostCache.set(name, { dataId, data });
+    return data;
+  }
+
+  /**
+   * step() on host arrays (inference only: no gradient): the same arithmetic as the composite step, in plain
+   * loops over cached parameters (a few rows times a matrix: no per-op or packing overhead).
+   */
+  private stepHost(x: tf.Tensor, state: MambaState, batch: number): { y: tf.Tensor3D; state: MambaState } {
+    const { dModel, dInner, dState: N, dConv, dtRank } = this;
+    const xz = rowsTimes(Float32Array.from(x.dataSync()), this.host('inProj', this.inProj), batch, dModel, 2 * dInner);
+    const convW = this.host('convWeight', this.convWeight);
+    const convB = this.host('convBias', this.convBias);
+    const conv = Float32Array.from(state.convState.dataSync());
+    const h = Float32Array.from(state.ssmState.dataSync());
+    const u = new Float32Array(batch * dInner);
+    for (let b = 0; b < batch; b++) {
+      for (let d = 0; d < dInner; d++) {
+        const row = (b * dInner + d) * dConv;
+        for (let k = 0; k + 1 < dConv; k++) conv[row + k] = conv[row + k + 1]!;
+        conv[row + dConv - 1] = xz[b * 2 * dInner + d]!;
+        let acc = convB[d]!;
+        for (let k = 0; k < dConv; k++) acc += convW[d * dConv + k]! * conv[row + k]!;
+        u[b * dInner + d] = acc / (1 + Math.exp(-acc));
+      }
+    }
+    const width = dtRank + 2 * N;
+    const xdbl = rowsTimes(u, this.host('xProj', this.xProj), batch, dInner, width);
+    const dtLow = new Float32Array(batch * dtRank);
+    for (let b = 0; b < batch; b++) for (let r = 0; r < dtRank; r++) dtLow[b * dtRank + r] = xdbl[b * width + r]!;
+    const dtRaw = rowsTimes(dtLow, this.host('dtProj', this.dtProj), batch, dtRank, dInner);
+    const dtBias = this.host('dtBias', this.dtBias);
+    const A = this.hostA();
+    const Dskip = this.host('D', this.D);
+    const y = new Float32Array(batch * dInner);
+    for (let b = 0; b < batch; b++) {
+      const Bm = b * width + dtRank;
+      const Cm = Bm + N;
+      for (let d = 0; d < dInner; d++) {
+        const raw = dtRaw[b * dInner + d]! + dtBias[d]!;
+        const dt = raw > 20 ? raw : Math.log1p(Math.exp(raw));
+        const ud = u[b * dInner + d]!;
+        let acc = 0;
+        const base = (b * dInner + d) * N;
+        for (let n = 0; n < N; n++) {
+          const decay = Math.exp(dt * A[d * N + n]!);
+          const hn = h[base + n]! * decay + dt * ud * xdbl[Bm + n]!;
+          h[base + n] = hn;
+          acc += hn * xdbl[Cm + n]!;
+        }
+        const z = xz[b * 2 * dInner + dInner + d]!;
+        y[b * dInner + d] = (acc + Dskip[d]! * ud) * (z / (1 + Math.exp(-z)));
+      }
+    }
+    const out = rowsTimes(y, this.host('outProj', this.outProj), batch, dInner, dModel);
+    return {
+      y: tf.tensor3d(out, [batch, 1, dModel]),
+      state: {
+        convState: tf.tensor3d(conv, [batch, dInner, dConv]),
+        ssmState: tf.tensor3d(h, [batch, dInner, N]),
+      },
+    };
+  }
+
   /** Disposes the parameters. */
   dispose(): void {
     tf.dispose(this.variables);
@@ -335,4 +427,19 @@ export class Mamba {
     assertShape(fn, 'state.convState', state.convState, [batch, this.dInner, this.dConv], '[batch, dInner, dConv]');
     assertShape(fn, 'state.ssmState', state.ssmState, [batch, this.dInner, this.dState], '[batch, dInner, dState]');
   }
+}
+
+/** X [m, k] · W [k, n] for a few rows m (decoding), row-major, accumulating rows of W. */
+function rowsTimes(x: Float32Array, w: Float32Array, m: number, k: number, n: number): Float32Array {
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    const o = i * n;
+    for (let kk = 0; kk < k; kk++) {
+      const a = x[i * k + kk]!;
+      if (a === 0) continue;
+      const r = kk * n;
+      for (let j = 0; j < n; j++) out[o + j]! += a * w[r + j]!;
+    }
+  }
+  return out;
 }

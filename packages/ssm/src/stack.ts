@@ -11,6 +11,7 @@ import {
   assertPositiveInteger,
   assertRank,
   assertShape,
+  type CallOptions,
   matmul,
   type Rng,
   ShapeError,
@@ -175,7 +176,7 @@ export class MixerModel {
   }
 
   /** One decoding step over every layer: ids [batch, 1] or embeddings [batch, 1, dModel]. */
-  step(input: tf.Tensor, state: MambaState[]): { hidden: tf.Tensor3D; state: MambaState[] } {
+  step(input: tf.Tensor, state: MambaState[], options: CallOptions = {}): { hidden: tf.Tensor3D; state: MambaState[] } {
     const fn = 'ssm.MixerModel.step';
     if (!Array.isArray(state) || state.length !== this.layers.length) {
       throw new ValueError(`${fn}: state must be an array of ${this.layers.length} MambaState (one per layer), got ${Array.isArray(state) ? state.length : typeof state}`);
@@ -186,7 +187,7 @@ export class MixerModel {
       let residual: tf.Tensor | null = null;
       this.layers.forEach((layer, i) => {
         residual = residual ? tf.add(h, residual) : h;
-        const r = layer.step(rmsNorm(residual, this.norms[i]!, this.config.normEpsilon), state[i]!);
+        const r = layer.step(rmsNorm(residual, this.norms[i]!, this.config.normEpsilon), state[i]!, options);
         tf.keep(r.state.convState);
         tf.keep(r.state.ssmState);
         next.push(r.state);

@@ -42,13 +42,13 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     block.dispose();
   });
 
-  it('step() token by token equals mamba step() (≤ 1e-4)', () => {
+  it.each(['fused', 'composite'] as const)('step() (%s) token by token equals mamba step() (≤ 1e-4)', (impl) => {
     const block = load();
     const x = testing.fixtureTensor(M.x);
     let state = block.initState(2);
     const ys: tf.Tensor[] = [];
     for (let t = 0; t < 12; t++) {
-      const r = block.step(tf.slice(x, [0, t, 0], [-1, 1, -1]), state);
+      const r = block.step(tf.slice(x, [0, t, 0], [-1, 1, -1]), state, { impl });
       tf.dispose([state.convState, state.ssmState]);
       state = r.state;
       ys.push(r.y);
