@@ -31,10 +31,6 @@ const ERROR = 8; // a worker's kernel threw
 const CTRL_WORDS = 16;
 const MAX_ARGS = 64;
 
-/**
- * The code each worker runs, turned into a string: it must not reference anything outside itself.
- * `post` sends a message to the pool; `listen` receives messages from it.
- */
 interface WorkerMessage {
   type: 'init' | 'module' | 'loop';
   ctrl: SharedArrayBuffer;
@@ -51,55 +47,62 @@ interface PoolMessage {
   id?: number;
 }
 
-function workerMain(post: (m: PoolMessage) => void, listen: (h: (m: WorkerMessage) => void) => void): void {
-  const kernels: ((...a: number[]) => unknown)[][] = [];
-  let ctrl: Int32Array;
-  let args: Float64Array;
-  // `seen` is the job counter when the pool posted 'loop': a job posted after that but before this worker
-  // enters the loop is still taken.
-  const loop = (from: number): void => {
-    let seen = from;
+/**
+ * The code each worker runs, as plain JavaScript source. It is kept as a string (not a function turned into
+ * a string) so that no transpiler can add helpers to it (esbuild's keepNames adds `__name(...)` calls, which
+ * do not exist inside a worker). `post` sends a message to the pool; `listen` receives messages from it.
+ *
+ * Protocol: 'init' hands over the control block; 'module' instantiates a kernel module on its shared memory;
+ * 'loop' enters the job loop (blocking on Atomics.wait), which returns to the event loop on a KIND 1 job.
+ */
+const WORKER_SOURCE = `(function (post, listen) {
+  var kernels = [];
+  var ctrl, args;
+  function loop(from) {
+    var seen = from;
     for (;;) {
-      Atomics.wait(ctrl, 0, seen);
-      const seq = Atomics.load(ctrl, 0);
+      Atomics.wait(ctrl, ${SEQ}, seen);
+      var seq = Atomics.load(ctrl, ${SEQ});
       if (seq === seen) continue;
       seen = seq;
-      const kind = Atomics.load(ctrl, 7);
+      var kind = Atomics.load(ctrl, ${KIND});
       if (kind === 0) {
-        const fn = kernels[Atomics.load(ctrl, 4)]![Atomics.load(ctrl, 5)]!;
-        const n = Atomics.load(ctrl, 6);
-        const parts = Atomics.load(ctrl, 3);
-        const a: number[] = [];
-        for (let i = 0; i < n; i++) a.push(args[i]!);
+        var fn = kernels[Atomics.load(ctrl, ${MODULE})][Atomics.load(ctrl, ${FN})];
+        var n = Atomics.load(ctrl, ${NARGS});
+        var parts = Atomics.load(ctrl, ${PARTS});
+        var a = [];
+        for (var i = 0; i < n; i++) a.push(args[i]);
+        a.push(0, parts);
         try {
           for (;;) {
-            const p = Atomics.add(ctrl, 2, 1);
+            var p = Atomics.add(ctrl, ${NEXT}, 1);
             if (p >= parts) break;
-            fn(...a, p, parts);
+            a[n] = p;
+            fn.apply(null, a);
           }
-        } catch {
-          Atomics.store(ctrl, 8, 1);
+        } catch (e) {
+          Atomics.store(ctrl, ${ERROR}, 1);
         }
       }
-      Atomics.add(ctrl, 1, 1);
-      Atomics.notify(ctrl, 1);
+      Atomics.add(ctrl, ${DONE}, 1);
+      Atomics.notify(ctrl, ${DONE});
       if (kind !== 0) return;
     }
-  };
-  listen((msg) => {
+  }
+  listen(function (msg) {
     if (msg.type === 'init') {
       ctrl = new Int32Array(msg.ctrl);
       args = new Float64Array(msg.args);
       post({ type: 'ready' });
     } else if (msg.type === 'module') {
-      const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
-      kernels[msg.id] = msg.names.map((n) => instance.exports[n] as (...a: number[]) => unknown);
+      var instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+      kernels[msg.id] = msg.names.map(function (name) { return instance.exports[name]; });
       post({ type: 'registered', id: msg.id });
     } else if (msg.type === 'loop') {
       loop(msg.seq);
     }
   });
-}
+})`;
 
 interface WorkerHandle {
   post(message: Partial<WorkerMessage>): void;
@@ -155,7 +158,7 @@ export function poolUnavailableReason(): string | undefined {
 }
 
 function spawnWorker(): WorkerHandle {
-  const source = `(${workerMain.toString()})`;
+  const source = WORKER_SOURCE;
   const wt = nodeWorkerThreads();
   if (wt) {
     const code = `const { parentPort } = require('node:worker_threads');\n${source}((m) => parentPort.postMessage(m), (h) => parentPort.on('message', h));`;

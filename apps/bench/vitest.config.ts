@@ -1,0 +1,3 @@
+import { packageTestConfig } from '@lab/tooling/vitest';
+
+export default packageTestConfig({ testTimeout: 300_000 });
