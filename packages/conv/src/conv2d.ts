@@ -29,6 +29,7 @@ import {
   ValueError,
 } from '@lab/tensor';
 import { dilateFilter, insertZeros, padOrCrop } from './dilate.js';
+import { depthwiseGradHost } from './kernels/depthwise-grad.js';
 import { filterGradHost } from './kernels/filter-grad.js';
 import { convForwardHost } from './kernels/forward.js';
 import { type Geometry2d, type Padding2d, parsePair, resolveGeometry2d } from './geometry.js';
@@ -258,7 +259,7 @@ export function filterGradient(
 }
 
 /** dw of a depthwise convolution: for each tap, the strided window of x times dy, summed over positions. */
-function depthwiseFilterGradient(
+function depthwiseFilterGradientComposite(
   dy: tf.Tensor4D,
   x: tf.Tensor4D,
   filterShape: readonly number[],
@@ -290,6 +291,49 @@ function depthwiseFilterGradient(
     }
   }
   return tf.reshape(tf.stack(taps), [kh, kw, c, m]) as tf.Tensor4D;
+}
+
+interface DepthwiseGradAttrs {
+  readonly filterShape: readonly number[];
+  readonly plan: Plan;
+}
+
+/**
+ * Depthwise dw as an op: composite = the per-tap window products above; fused (cpu, wasm) = a WebAssembly SIMD
+ * kernel accumulating 4 channels per register; the fused path's gradient is the composite's.
+ */
+const depthwiseFilterGradientOp = defineOp<[tf.Tensor4D, tf.Tensor4D], DepthwiseGradAttrs>({
+  name: 'conv.depthwiseFilterGradient',
+  validate: null,
+  composite: ([x, dy], { filterShape, plan }) => depthwiseFilterGradientComposite(dy, x, filterShape, plan),
+  fused: {
+    backends: ['cpu', 'wasm'],
+    forward: ([x, dy], { filterShape, plan }) => {
+      const [kh, kw, c, m] = filterShape as [number, number, number, number];
+      const data = depthwiseGradHost(x.data, x.shape, dy.data, dy.shape, m, {
+        kernel: [kh, kw],
+        stride: plan.stride,
+        dilation: plan.dilation,
+        before: [plan.pads[0][0], plan.pads[1][0]],
+      });
+      return { outputs: [{ data, shape: [kh, kw, c, m] }] };
+    },
+  },
+  gradient: 'recompute',
+});
+
+/**
+ * The filter gradient of a depthwise convolution at a resolved plan. x: [batch, h, w, c]; dy: [batch, oh, ow,
+ * c·m]; returns [kh, kw, c, m]. @internal (exported for tests: `impl` forces the fused or composite path).
+ */
+export function depthwiseFilterGradient(
+  dy: tf.Tensor4D,
+  x: tf.Tensor4D,
+  filterShape: readonly number[],
+  plan: Plan,
+  impl: Implementation = 'auto',
+): tf.Tensor4D {
+  return depthwiseFilterGradientOp([x, dy], { filterShape, plan }, { impl })[0] as tf.Tensor4D;
 }
 
 /** The differentiable convolution at a resolved plan (no validation: callers validated). */

@@ -10,7 +10,7 @@ import {
   dilatedDepthwiseConv2d,
   type Padding2d,
 } from '../src/index.js';
-import { filterGradient, forwardConv, type Plan } from '../src/conv2d.js';
+import { depthwiseFilterGradient, filterGradient, forwardConv, type Plan } from '../src/conv2d.js';
 import fixtures from './fixtures/conv.json' with { type: 'json' };
 import { type Arr, type RefGeometry, referenceConv, referenceGrads, samePads } from './reference.js';
 
@@ -549,6 +549,17 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
           samples: 6,
         });
         expect(worst).toBeLessThan(2e-3);
+        // the filter-gradient kernel (SIMD and fallback) equals its composite and the float64 reference
+        const plan: Plan = { stride: geometry.stride, dilation: geometry.dilation, pads: geometry.pads };
+        const paths = [
+          depthwiseFilterGradient(dy as tf.Tensor4D, x as tf.Tensor4D, w.shape, plan, 'composite'),
+          depthwiseFilterGradient(dy as tf.Tensor4D, x as tf.Tensor4D, w.shape, plan, 'fused'),
+        ];
+        setForceKernelFallback(true);
+        paths.push(depthwiseFilterGradient(dy as tf.Tensor4D, x as tf.Tensor4D, w.shape, plan, 'fused'));
+        setForceKernelFallback(false);
+        for (const p of paths) expect(testing.relativeError(p.dataSync(), grads.dw)).toBeLessThan(1e-5);
+        tf.dispose(paths);
         tf.dispose([w, dy, dx!, dw!]);
       },
     );

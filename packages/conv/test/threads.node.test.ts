@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initBackend, initThreads, threadCount, threadsUnavailableReason } from '@lab/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dilatedConv2d } from '../src/index.js';
+import { depthwiseGradWasm } from '../src/kernels/depthwise-grad.js';
 import { filterGradWasm } from '../src/kernels/filter-grad.js';
 import { convForwardWasm } from '../src/kernels/forward.js';
 
@@ -13,7 +14,7 @@ describe('kernels on the worker pool', () => {
   afterAll(async () => {
     await initThreads(1);
   });
-  it('split over two threads, forward and filter gradient are bit-identical to one thread', async () => {
+  it('split over two threads, forward and filter gradients are bit-identical to one thread', async () => {
     expect(threadsUnavailableReason()).toBeUndefined();
     const rng = createRng(41);
     const xShape = [2, 13, 11, 6];
@@ -30,11 +31,14 @@ describe('kernels on the worker pool', () => {
     const dy = rng.normalData(2 * 7 * 11 * 10);
     const y1 = convForwardWasm(x, xShape, w, wShape, out, g);
     const dw1 = filterGradWasm(x, xShape, dy, [2, 7, 11, 10], g);
+    const dyDepthwise = rng.normalData(2 * 7 * 11 * 12); // multiplier 2
+    const dd1 = depthwiseGradWasm(x, xShape, dyDepthwise, [2, 7, 11, 12], 2, g);
     expect(await initThreads(2)).toBe(2);
     expect(threadCount()).toBe(2);
     for (let i = 0; i < 5; i++) {
       expect(convForwardWasm(x, xShape, w, wShape, out, g)).toEqual(y1);
       expect(filterGradWasm(x, xShape, dy, [2, 7, 11, 10], g)).toEqual(dw1);
+      expect(depthwiseGradWasm(x, xShape, dyDepthwise, [2, 7, 11, 12], 2, g)).toEqual(dd1);
     }
     // and the op end to end (the pool makes 'auto' take the direct forward kernel on wasm)
     const xt = tf.tensor(x, xShape);

@@ -23,6 +23,26 @@ export interface ConvKernels {
     part: number,
     parts: number,
   ): void;
+  depthwise_filter_grad(
+    xp: number,
+    dyt: number,
+    dwt: number,
+    n: number,
+    hp: number,
+    wp: number,
+    c: number,
+    ho: number,
+    wo: number,
+    mult: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dwid: number,
+    part: number,
+    parts: number,
+  ): void;
   conv2d_forward(
     xp: number,
     w: number,
