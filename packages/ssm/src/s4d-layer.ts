@@ -150,11 +150,12 @@ export class S4D {
     if (H !== this.dModel) throw new ShapeError(`${fn}: u.shape[1] (${H}) must equal dModel (${this.dModel})`);
     if (options.state) assertShape(fn, 'options.state', options.state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
     const out = tf.tidy(() => {
-      const { y, state } = mode === 'conv' ? this.convMode(u, options.state) : this.recurrentMode(u, options.state);
+      const { y, state } =
+        mode === 'conv' ? this.convMode(u, options.state, !!options.returnState) : this.recurrentMode(u, options.state);
       return { y: this.output(y), state };
     });
-    if (options.returnState) return out;
-    out.state.dispose();
+    if (options.returnState) return out as { y: tf.Tensor3D; state: S4DState };
+    out.state?.dispose();
     return out.y;
   }
 
@@ -171,11 +172,15 @@ export class S4D {
     });
   }
 
-  /** SSM part (before the output stage) by FFT: K ∗ u + D u, plus the initial state's free response. */
-  private convMode(u: tf.Tensor, state?: S4DState): { y: tf.Tensor; state: S4DState } {
+  /**
+   * SSM part (before the output stage) by FFT: K ∗ u + D u, plus the initial state's free response; the state
+   * after the last step only when asked (it costs as much as the kernel).
+   */
+  private convMode(u: tf.Tensor, state: S4DState | undefined, needState: boolean): { y: tf.Tensor; state?: S4DState } {
     const [batch, H, L] = u.shape as [number, number, number];
     const half = this.dState / 2;
     let y = tf.add(causalConv(u, this.kernel(L)), tf.mul(u, tf.reshape(this.D, [H, 1])));
+    if (!state && !needState) return { y };
     const { dARe, dAIm, dBRe, dBIm, cRe, cIm } = this.discrete();
     // Ā^p for p = 0..L as (re, im) [H, N/2, L + 1], in polar form.
     const logMag = tf.mul(0.5, tf.log(tf.add(tf.square(dARe), tf.square(dAIm))));
@@ -196,6 +201,7 @@ export class S4D {
       const free = tf.sub(tf.mul(tf.expandDims(cxRe, 3), pr), tf.mul(tf.expandDims(cxIm, 3), pi)); // [Bt,H,N/2,L]
       y = tf.add(y, tf.mul(tf.sum(free, 2), 2));
     }
+    if (!needState) return { y };
     // x_L = Ā^L x0 + Σ_s Ā^{L−1−s} B̄ u_s: the sum is a product of u with reversed powers [H, L, N/2].
     const revRe = tf.reverse(tf.slice(powRe, [0, 0, 0], [-1, -1, L]), 2); // Ā^{L−1−s}
     const revIm = tf.reverse(tf.slice(powIm, [0, 0, 0], [-1, -1, L]), 2);
