@@ -209,7 +209,8 @@ export function conv2d_forward(
  * Filter gradient of a dilated, strided depthwise convolution (channels-last):
  *   dwt[a, b, m, c] = Σ_{n,i,j} xp[n, i·sh + a·dh, j·sw + b·dw, c] · dyt[n, i, j, m, c]
  * xp: the input padded/cropped to [n, hp, wp, c]; dyt: dy rearranged to [n, ho, wo, mult, c]; dwt: [kh, kw,
- * mult, c]; c % 4 == 0. One work item is (tap, m, 4 channels): one f32x4 accumulator over every pixel.
+ * mult, c]; c % 4 == 0. One work item is (tap, m): pixels outer, channels inner (4 at a time), accumulating
+ * in the item's own row of dwt (which stays in L1), so x and dy stream through the cache once per item.
  */
 export function depthwise_filter_grad(
   xp: usize,
@@ -231,36 +232,32 @@ export function depthwise_filter_grad(
   part: i32,
   parts: i32,
 ): void {
-  const cBlocks = c >> 2;
-  const perTap = mult * cBlocks;
-  const items = kh * kw * perTap;
+  const items = kh * kw * mult;
   const start = (items * part) / parts;
   const end = (items * (part + 1)) / parts;
   const xStep = <usize>(sw * c) * 4;
   const dStep = <usize>(mult * c) * 4;
+  const rowBytes = <usize>c * 4;
+  const zero = f32x4.splat(0);
   for (let it = start; it < end; it++) {
-    const tap = it / perTap;
-    const rem = it - tap * perTap;
-    const m = rem / cBlocks;
-    const c0 = (rem - m * cBlocks) << 2;
+    const tap = it / mult;
+    const m = it - tap * mult;
     const ta = tap / kw;
     const tb = tap - ta * kw;
-    let acc0 = f32x4.splat(0);
-    let acc1 = f32x4.splat(0);
+    const out = dwt + (<usize>tap * <usize>mult + <usize>m) * rowBytes;
+    for (let off: usize = 0; off < rowBytes; off += 16) v128.store(out + off, zero);
     for (let b = 0; b < n; b++) {
       for (let i = 0; i < ho; i++) {
-        let xptr = xp + ((<usize>(b * hp + i * sh + ta * dh) * <usize>wp + <usize>(tb * dwid)) * <usize>c + <usize>c0) * 4;
-        let dptr = dyt + ((<usize>((b * ho + i) * wo) * <usize>mult + <usize>m) * <usize>c + <usize>c0) * 4;
-        let j = 0;
-        for (; j + 1 < wo; j += 2) {
-          acc0 = f32x4.add(acc0, f32x4.mul(v128.load(xptr), v128.load(dptr)));
-          acc1 = f32x4.add(acc1, f32x4.mul(v128.load(xptr + xStep), v128.load(dptr + dStep)));
-          xptr += 2 * xStep;
-          dptr += 2 * dStep;
+        let xptr = xp + (<usize>(b * hp + i * sh + ta * dh) * <usize>wp + <usize>(tb * dwid)) * rowBytes;
+        let dptr = dyt + (<usize>((b * ho + i) * wo) * <usize>mult + <usize>m) * rowBytes;
+        for (let j = 0; j < wo; j++) {
+          for (let off: usize = 0; off < rowBytes; off += 16) {
+            v128.store(out + off, f32x4.add(v128.load(out + off), f32x4.mul(v128.load(xptr + off), v128.load(dptr + off))));
+          }
+          xptr += xStep;
+          dptr += dStep;
         }
-        if (j < wo) acc0 = f32x4.add(acc0, f32x4.mul(v128.load(xptr), v128.load(dptr)));
       }
     }
-    v128.store(dwt + ((<usize>tap * <usize>mult + <usize>m) * <usize>c + <usize>c0) * 4, f32x4.add(acc0, acc1));
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Host kernels for the filter gradient of a dilated, strided depthwise convolution (channels-last): the
- * WebAssembly SIMD kernel (4 channels per accumulator, split over taps and channel blocks) and the plain
+ * WebAssembly SIMD kernel (4 channels at a time, split over taps and multipliers) and the plain
  * TypeScript fallback.
  *
  *   dw[a, b, c, m] = Σ_{n,i,j} x[n, i·sh + a·dh − top, j·sw + b·dw − left, c] · dy[n, i, j, c·mult + m]
@@ -80,7 +80,7 @@ export function depthwiseGradWasm(
     const pxp = writePaddedInput(arena, x, xShape, hp, wp, g.before[0], g.before[1], c4);
     const pdy = writePaddedRows(arena, dyt, pixels * mult, c, c4);
     const pdw = arena.allocF32(kh * kw * mult * c4);
-    const items = kh * kw * mult * (c4 / 4);
+    const items = kh * kw * mult;
     const threads = threadCount();
     const parts = threads > 1 ? Math.min(items, 4 * threads) : 1;
     convKernels.run(
