@@ -260,7 +260,7 @@ const linearModes = defineSuite({
       {
         name: `L=${L}`,
         params: { L },
-        samples: 3,
+        samples: 2,
         setup: () => {
           x = makeInputs(2, L, 64, 4);
         },
@@ -268,12 +268,10 @@ const linearModes = defineSuite({
         measure: () => {
           const out = (mode: 'recurrent' | 'chunked' | 'parallel') =>
             linearAttention(x!.q, x!.k, x!.v, { causal: true, mode });
-          const [r, c, p] = [out('recurrent'), out('chunked'), out('parallel')];
-          const result = {
-            'relativeError:chunked': testing.relativeError(c.dataSync(), r.dataSync()),
-            'relativeError:parallel': testing.relativeError(p.dataSync(), r.dataSync()),
-          };
-          tf.dispose([r, c, p]);
+          // (Against the parallel form: the recurrent one is the slow baseline, already timed.)
+          const [c, p] = [out('chunked'), out('parallel')];
+          const result = { 'relativeError:chunked-vs-parallel': testing.relativeError(c.dataSync(), p.dataSync()) };
+          tf.dispose([c, p]);
           return result;
         },
         variants: [
