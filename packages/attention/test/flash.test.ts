@@ -33,3 +33,27 @@ for (const fallback of [false, true]) {
     },
   );
 }
+
+describe('flashAttention validation', () => {
+  it('throws before any work, naming function, argument, expected and received', async () => {
+    const { initBackend: init, ShapeError, ValueError } = await import('@lab/tensor');
+    await init('cpu');
+    const q = tf.zeros([1, 2, 5, 8]);
+    expect(() => flashAttention(tf.zeros([2, 8]), q, q)).toThrow(
+      'attention.flashAttention: q must be rank 4 [batch, heads, seqLen, headDim], got shape [2,8]',
+    );
+    expect(() => flashAttention(q, q, q, { blockSize: 12 })).toThrow(
+      /attention\.flashAttention: blockSize must be a multiple of 8, got 12/,
+    );
+    expect(() => flashAttention(q, q, q, { blockSize: 1024 })).toThrow(ValueError);
+    expect(() => flashAttention(q, q, q, { impl: 'gpu' as never })).toThrow(/impl must be one of/);
+    expect(() => flashAttention(q, tf.zeros([1, 2, 5, 4]), tf.zeros([1, 2, 5, 4]))).toThrow(ShapeError);
+    expect(() => flashAttention(q, q, q, { mask: tf.ones([5, 6], 'bool') })).toThrow(
+      /mask must be broadcastable/,
+    );
+    expect(() => flashAttention(q, q, q, { window: [1.5, 0] })).toThrow(/window must be \[left, right\]/);
+    const before = tf.memory().numTensors;
+    expect(() => flashAttention(q, q, q, { causal: 'yes' as never })).toThrow(/causal must be one of/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
