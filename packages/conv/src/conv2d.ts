@@ -12,7 +12,8 @@
  *   dw[a,b,c,o] = conv(xᵀ [c, h, w, n], dyᵀ [i, j, n, o], stride d, dilation s)  (batch ↔ channels swapped)
  *
  * The gradient convolutions call this same op, so gradients of gradients work too. On the cpu and wasm backends
- * dw runs on a fused WebAssembly SIMD kernel (kernels/filter-grad.ts), and the forward (hence also dx) runs on a
+ * dw runs on fused WebAssembly SIMD kernels (kernels/filter-grad.ts, kernels/depthwise-grad.ts), and the
+ * forward (hence also dx) of regular convolutions runs on a
  * direct SIMD kernel (kernels/forward.ts) where it beats the backend's convolution; each has its tfjs composite
  * beside it and a TypeScript fallback.
  */
@@ -43,7 +44,8 @@ export interface DilatedConv2dOptions {
   /** 'same' (TensorFlow rule), 'valid', a symmetric amount, or explicit [[top, bottom], [left, right]]. */
   padding: Padding2d;
   /**
-   * 'auto' (default): forward convolution of the backend, gradients as forward convolutions (any dilation).
+   * 'auto' (default): the backend's convolution or this package's SIMD kernels, whichever is faster; gradients
+   * as forward convolutions and SIMD filter-gradient kernels (any dilation, stride and padding).
    * 'composite': the reference, an undilated convolution with the explicitly zero-inserted filter,
    * differentiated by tfjs (slower; its filter gradient needs Conv2DBackpropFilter, which tfjs-wasm lacks).
    */
