@@ -5,7 +5,17 @@
  * real-valued tfjs ops (real and imaginary parts carried separately), so it is differentiable on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { assertKnownOptions, assertOneOf, assertPositiveInteger, assertRank, assertShape } from '@lab/tensor';
+import {
+  assertKnownOptions,
+  assertOneOf,
+  assertPositiveInteger,
+  assertRank,
+  assertShape,
+  type CallOptions,
+  defineOp,
+  fromHost,
+  type HostTensor,
+} from '@lab/tensor';
 
 /** The parameters of {@link s4dKernel} (state-spaces/s4 `S4DKernel` names). */
 export interface S4DKernelParams {
@@ -19,7 +29,7 @@ export interface S4DKernelParams {
   AImag: tf.Tensor;
 }
 
-export interface S4DKernelOptions {
+export interface S4DKernelOptions extends CallOptions {
   /** 'zoh' (S4D's default): B̄ = (exp(ΔA) − 1)/A; 'bilinear': Ā = (1 + ΔA/2)/(1 − ΔA/2), B̄ = Δ/(1 − ΔA/2). */
   discretization?: 'zoh' | 'bilinear';
 }
@@ -32,7 +42,7 @@ export interface S4DKernelOptions {
  */
 export function s4dKernel(params: S4DKernelParams, L: number, options: S4DKernelOptions = {}): tf.Tensor2D {
   const fn = 'ssm.s4dKernel';
-  assertKnownOptions(fn, options as Record<string, unknown>, ['discretization']);
+  assertKnownOptions(fn, options as Record<string, unknown>, ['discretization', 'impl']);
   const { logDt, C, logAReal, AImag } = params;
   assertRank(fn, 'logDt', logDt, 1, '[H]');
   const H = logDt.shape[0]!;
@@ -44,7 +54,16 @@ export function s4dKernel(params: S4DKernelParams, L: number, options: S4DKernel
   assertPositiveInteger(fn, 'L', L);
   const discretization = options.discretization ?? 'zoh';
   assertOneOf(fn, 'options.discretization', discretization, ['zoh', 'bilinear']);
+  if (discretization === 'zoh') {
+    return s4dZohOp([logDt, C, logAReal, AImag], { L }, { impl: options.impl })[0] as tf.Tensor2D;
+  }
+  return s4dKernelComposite(params, L, discretization);
+}
 
+/** The kernel in tfjs ops (real and imaginary parts carried separately): the reference, any backend. */
+function s4dKernelComposite(params: S4DKernelParams, L: number, discretization: 'zoh' | 'bilinear'): tf.Tensor2D {
+  const { logDt, C, logAReal, AImag } = params;
+  const H = logDt.shape[0]!;
   return tf.tidy(() => {
     const dt = tf.reshape(tf.exp(logDt), [H, 1]); // [H, 1]
     const aRe = tf.neg(tf.exp(logAReal)); // [H, N/2]
@@ -126,3 +145,177 @@ export function s4dInitA(init: S4DInit, H: number, N: number): { logAReal: Float
   }
   return { logAReal, AImag };
 }
+
+/** Per (h, n): z = exp(Δ a), B̄ = (z − 1)/a, W = C·B̄ (complex), from host parameters. */
+function zohModes(logDt: Float32Array, C: Float32Array, logAReal: Float32Array, AImag: Float32Array, H: number, half: number) {
+  const size = H * half;
+  const m = {
+    dt: new Float64Array(H),
+    ar: new Float64Array(size),
+    ai: new Float64Array(size),
+    zr: new Float64Array(size),
+    zi: new Float64Array(size),
+    br: new Float64Array(size),
+    bi: new Float64Array(size),
+    wr: new Float64Array(size),
+    wi: new Float64Array(size),
+  };
+  for (let h = 0; h < H; h++) {
+    const dt = Math.exp(logDt[h]!);
+    m.dt[h] = dt;
+    for (let n = 0; n < half; n++) {
+      const i = h * half + n;
+      const ar = -Math.exp(logAReal[i]!);
+      const ai = AImag[i]!;
+      const mag = Math.exp(dt * ar);
+      const zr = mag * Math.cos(dt * ai);
+      const zi = mag * Math.sin(dt * ai);
+      const den = ar * ar + ai * ai;
+      const br = ((zr - 1) * ar + zi * ai) / den; // (z − 1)/a
+      const bi = (zi * ar - (zr - 1) * ai) / den;
+      const cr = C[2 * i]!;
+      const ci = C[2 * i + 1]!;
+      m.ar[i] = ar;
+      m.ai[i] = ai;
+      m.zr[i] = zr;
+      m.zi[i] = zi;
+      m.br[i] = br;
+      m.bi[i] = bi;
+      m.wr[i] = cr * br - ci * bi;
+      m.wi[i] = cr * bi + ci * br;
+    }
+  }
+  return m;
+}
+
+/** K[h, l] = 2 Re Σ_n W_n z_n^l by the recurrence p ← p·z (float64), O(H·N·L) with no transcendental per l. */
+function s4dZohForwardHost(x: HostTensor[], L: number): Float32Array {
+  const [logDt, C, logAReal, AImag] = x as [HostTensor, HostTensor, HostTensor, HostTensor];
+  const H = logDt.shape[0]!;
+  const half = logAReal.shape[1]!;
+  const m = zohModes(logDt.data, C.data, logAReal.data, AImag.data, H, half);
+  const K = new Float64Array(H * L);
+  for (let h = 0; h < H; h++) {
+    for (let n = 0; n < half; n++) {
+      const i = h * half + n;
+      let pr = m.wr[i]!;
+      let pi = m.wi[i]!;
+      const zr = m.zr[i]!;
+      const zi = m.zi[i]!;
+      for (let l = 0; l < L; l++) {
+        K[h * L + l]! += 2 * pr;
+        const t = pr * zr - pi * zi;
+        pi = pr * zi + pi * zr;
+        pr = t;
+      }
+    }
+  }
+  return Float32Array.from(K);
+}
+
+/**
+ * The S4D ZOH kernel as an op: composite = the tfjs reference; fused = the host recurrence; gradient on the host
+ * with S_n = Σ_l g_l z^l and T_n = Σ_l g_l l z^{l−1}: ĝ_W = 2 conj(S), ĝ_z = 2 conj(W T), then the chain through
+ * W = C B̄, B̄ = (z − 1)/a, z = exp(Δ a) (ĝ = ∂/∂Re + i ∂/∂Im; ĝ_v = ĝ_w conj(f′(v)) for holomorphic w = f(v)).
+ */
+const s4dZohOp = defineOp<[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], { L: number }>({
+  name: 'ssm.s4dKernel',
+  validate: null,
+  composite: ([logDt, C, logAReal, AImag], { L }) => s4dKernelComposite({ logDt, C, logAReal, AImag }, L, 'zoh'),
+  fused: {
+    backends: ['cpu', 'wasm'],
+    forward: (x, { L }) => ({ outputs: [{ data: s4dZohForwardHost(x, L), shape: [x[0].shape[0]!, L] }] }),
+  },
+  gradient: (dy, { inputs: [logDt, C, logAReal, AImag], attrs: { L } }) => {
+    const H = logDt.shape[0]!;
+    const half = logAReal.shape[1]!;
+    const cData = C.dataSync() as Float32Array;
+    const m = zohModes(
+      logDt.dataSync() as Float32Array,
+      cData,
+      logAReal.dataSync() as Float32Array,
+      AImag.dataSync() as Float32Array,
+      H,
+      half,
+    );
+    const g = dy.dataSync() as Float32Array;
+    const gLogDt = new Float32Array(H);
+    const gC = new Float32Array(H * half * 2);
+    const gLogAReal = new Float32Array(H * half);
+    const gAImag = new Float32Array(H * half);
+    for (let h = 0; h < H; h++) {
+      const dt = m.dt[h]!;
+      let gDt = 0;
+      for (let n = 0; n < half; n++) {
+        const i = h * half + n;
+        const zr = m.zr[i]!;
+        const zi = m.zi[i]!;
+        // S = Σ g_l z^l, T = Σ g_l l z^{l−1}
+        let sr = 0;
+        let si = 0;
+        let tr = 0;
+        let ti = 0;
+        let pr = 1; // z^l
+        let pi = 0;
+        let qr = 0; // z^{l−1} (0 at l = 0)
+        let qi = 0;
+        for (let l = 0; l < L; l++) {
+          const gl = g[h * L + l]!;
+          sr += gl * pr;
+          si += gl * pi;
+          tr += gl * l * qr;
+          ti += gl * l * qi;
+          qr = pr;
+          qi = pi;
+          const t = pr * zr - pi * zi;
+          pi = pr * zi + pi * zr;
+          pr = t;
+        }
+        // ĝ_W = 2 conj(S); ĝ_z = 2 conj(W T)
+        const gWr = 2 * sr;
+        const gWi = -2 * si;
+        const wtR = m.wr[i]! * tr - m.wi[i]! * ti;
+        const wtI = m.wr[i]! * ti + m.wi[i]! * tr;
+        let gZr = 2 * wtR;
+        let gZi = -2 * wtI;
+        // W = C·B̄: ĝ_C = ĝ_W conj(B̄), ĝ_B̄ = ĝ_W conj(C)
+        const br = m.br[i]!;
+        const bi = m.bi[i]!;
+        const cr = cData[2 * i]!;
+        const ci = cData[2 * i + 1]!;
+        gC[2 * i] = gWr * br + gWi * bi;
+        gC[2 * i + 1] = gWi * br - gWr * bi;
+        const gBr = gWr * cr + gWi * ci;
+        const gBi = gWi * cr - gWr * ci;
+        // B̄ = (z − 1)/a: ĝ_z += ĝ_B̄ conj(1/a); ĝ_a = ĝ_B̄ conj(−(z − 1)/a²) = ĝ_B̄ conj(−B̄/a)
+        const ar = m.ar[i]!;
+        const ai = m.ai[i]!;
+        const den = ar * ar + ai * ai;
+        const invR = ar / den; // 1/a
+        const invI = -ai / den;
+        gZr += gBr * invR + gBi * invI;
+        gZi += gBi * invR - gBr * invI;
+        const nbR = -(br * invR - bi * invI); // −B̄/a
+        const nbI = -(br * invI + bi * invR);
+        let gAr = gBr * nbR + gBi * nbI;
+        let gAi = gBi * nbR - gBr * nbI;
+        // z = exp(Δ a): ĝ_(Δa) = ĝ_z conj(z); ĝ_a += Δ ĝ_(Δa); ∂L/∂Δ += Re(ĝ_(Δa) conj(a))
+        const gVr = gZr * zr + gZi * zi;
+        const gVi = gZi * zr - gZr * zi;
+        gAr += dt * gVr;
+        gAi += dt * gVi;
+        gDt += gVr * ar + gVi * ai;
+        // a = −exp(logAReal) + i AImag
+        gLogAReal[i] = gAr * ar;
+        gAImag[i] = gAi;
+      }
+      gLogDt[h] = gDt * dt;
+    }
+    return [
+      fromHost({ data: gLogDt, shape: logDt.shape }),
+      fromHost({ data: gC, shape: C.shape }),
+      fromHost({ data: gLogAReal, shape: logAReal.shape }),
+      fromHost({ data: gAImag, shape: AImag.shape }),
+    ];
+  },
+});

@@ -24,6 +24,29 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     });
   });
 
+  it('s4dKernel: the fused host recurrence equals the tfjs composite, forward and gradient', () => {
+    tf.tidy(() => {
+      const rng = createRng(8);
+      const H = 3;
+      const half = 5;
+      const L = 40;
+      const logDt = tf.add(tf.mul(rng.uniform([H]), 3), -5);
+      const C = rng.normal([H, half, 2]);
+      const logAReal = tf.mul(rng.normal([H, half]), 0.5);
+      const AImag = tf.mul(rng.normal([H, half]), 3);
+      const proj = rng.normal([H, L]);
+      const f = (impl: 'fused' | 'composite') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+        tf.sum(tf.mul(s4dKernel({ logDt: a, C: b, logAReal: c, AImag: d }, L, { impl }), proj));
+      const params = { logDt, C, logAReal, AImag };
+      expect(
+        testing.relativeError(s4dKernel(params, L, { impl: 'fused' }).dataSync(), s4dKernel(params, L, { impl: 'composite' }).dataSync()),
+      ).toBeLessThan(1e-5);
+      const gf = tf.grads(f('fused'))([logDt, C, logAReal, AImag]);
+      const gc = tf.grads(f('composite'))([logDt, C, logAReal, AImag]);
+      for (let i = 0; i < 4; i++) expect(testing.relativeError(gf[i]!.dataSync(), gc[i]!.dataSync()), String(i)).toBeLessThan(1e-4);
+    });
+  });
+
   it.each(['lin', 'inv', 'real'] as const)('S4D-%s: convolution mode equals recurrent mode, chunked equals one shot', (init) => {
     const layer = S4D.create({ dModel: 3, dState: 8, init, dtMin: 0.01, dtMax: 0.3 }, createRng(2));
     tf.tidy(() => {
