@@ -124,6 +124,37 @@ function cases(kind: 'forward' | 'train', quick: boolean, backend: string): Benc
   ];
 }
 
+/** Forward time against dilation: the zero-inserted filter grows as ((k − 1)·d + 1)², dilatedConv2d does not. */
+function sweepCases(quick: boolean): BenchCase[] {
+  const size = quick ? 16 : 64;
+  const channels = quick ? 8 : 32;
+  const dilations = quick ? [1, 2] : [1, 2, 4, 8];
+  return dilations.map((dilation) => {
+    let inputs: Inputs | undefined;
+    const run = (impl: 'auto' | 'composite') => () => {
+      const y = dilatedConv2d(inputs!.x, inputs!.w, { dilation, padding: 'same', impl });
+      y.dataSync();
+      y.dispose();
+    };
+    return {
+      name: `dilation ${dilation}`,
+      params: { dilation, size, channels },
+      samples: quick ? 3 : 5,
+      variants: [
+        { name: 'undilated conv2d with the zero-inserted filter', run: run('composite') },
+        { name: 'dilatedConv2d', run: run('auto') },
+      ],
+      setup: () => {
+        inputs = makeInputs(size, channels);
+      },
+      teardown: () => {
+        tf.dispose(inputs ? [inputs.x, inputs.w, inputs.dy] : []);
+        inputs = undefined;
+      },
+    };
+  });
+}
+
 export const suites: BenchSuite[] = [
   defineSuite({
     id: 'conv/dilated-forward',
@@ -138,5 +169,13 @@ export const suites: BenchSuite[] = [
     description:
       'Forward and both gradients of dilatedConv2d at dilation 2 (tfjs rejects dilated gradients) against the undilated conv2d trained by tfjs; on wasm tfjs has no filter gradient at all, so dilatedConv2d at dilation 1 is the like-for-like reference.',
     cases: ({ quick, backend }) => cases('train', quick, backend),
+  }),
+  defineSuite({
+    id: 'conv/dilation-sweep',
+    title: 'Dilated convolution, forward time against dilation',
+    description:
+      'dilatedConv2d (3×3, 32→32 channels, 64×64) at dilations 1–8 against the undilated convolution with the explicitly zero-inserted filter, whose cost grows as ((k − 1)·d + 1)².',
+    cases: ({ quick }) => sweepCases(quick),
+    charts: [{ title: 'Forward time against dilation', x: 'dilation', y: 'time', logY: true }],
   }),
 ];
