@@ -120,8 +120,9 @@ const scanForward = defineSuite({
       ? [scanCase(1, 32, 16, 64, false, ['composite', 'chunked', 'fused', 'fallback'])]
       : [
           scanCase(2, 128, 16, 256, false, ['composite', 'chunked', 'fused', 'fallback']),
-          // The size: the composite takes tens of seconds per call here, so one sample.
-          scanCase(2, 512, 16, 1024, false, ['composite', 'fused'], 1),
+          // The size: the composite takes minutes per call on this machine (over the suite's budget),
+          // so the fused kernel alone; the ratio is measured on the case above.
+          scanCase(2, 512, 16, 1024, false, ['fused'], 3),
         ],
   charts: [{ title: 'Selective scan forward throughput', x: 'L', y: 'throughput' }],
 });
