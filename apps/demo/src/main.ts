@@ -3,24 +3,16 @@
  * `page: DemoPage`). Every page computes live on the tfjs wasm backend.
  */
 import { initBackend } from '@lab/tensor';
-import plainWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import threadedWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { DemoPage } from './page.js';
 import './style.css';
+import { wasmPaths } from './wasm-paths.js';
 
 const ORDER = ['tensor', 'precision', 'segmetrics', 'attention', 'ssm', 'diffusion', 'conv', 'bench'];
 const modules = import.meta.glob<{ page: DemoPage }>('./pages/*.ts', { eager: true });
 const pages = Object.values(modules)
   .map((m) => m.page)
   .filter((p): p is DemoPage => !!p)
-  .sort((a, b) => (ORDER.indexOf(a.id) + 100) % 100 - ((ORDER.indexOf(b.id) + 100) % 100));
-
-export const wasmPaths = {
-  'tfjs-backend-wasm.wasm': plainWasm,
-  'tfjs-backend-wasm-simd.wasm': simdWasm,
-  'tfjs-backend-wasm-threaded-simd.wasm': threadedWasm,
-};
+  .sort((a, b) => ((ORDER.indexOf(a.id) + 100) % 100) - ((ORDER.indexOf(b.id) + 100) % 100));
 
 const app = document.getElementById('app')!;
 const nav = document.getElementById('nav')!;

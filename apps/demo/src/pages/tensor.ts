@@ -34,7 +34,7 @@ function draw(canvas: HTMLCanvasElement, counts: Float32Array, n: number): void 
   ctx.beginPath();
   for (let i = 0; i <= 200; i++) {
     const x = -RANGE + (i / 200) * 2 * RANGE;
-    const y = Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+    const y = Math.exp((-x * x) / 2) / Math.sqrt(2 * Math.PI);
     if (i === 0) ctx.moveTo(sx(x), sy(y));
     else ctx.lineTo(sx(x), sy(y));
   }
@@ -64,8 +64,10 @@ function draw(canvas: HTMLCanvasElement, counts: Float32Array, n: number): void 
 export const page: DemoPage = {
   id: 'tensor',
   title: 'Tensor & RNG',
-  summary: 'A counter-based random generator whose streams are bit-identical in Node, every browser and every backend.',
-  references: 'Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3" (Philox-4x32-10); Box & Muller 1958',
+  summary:
+    'A counter-based random generator whose streams are bit-identical in Node, every browser and every backend.',
+  references:
+    'Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3" (Philox-4x32-10); Box & Muller 1958',
   async mount(root) {
     root.innerHTML = `
       <p>Each value is a pure function of (seed, position): Philox-4x32-10 turns a counter and a key into four
@@ -95,7 +97,10 @@ const child = rng.fork();            // an independent stream</code></pre>`;
       output.textContent = seed.value;
       const counts = tf.tidy(() => {
         const z = createRng(Number(seed.value)).normal([n]);
-        const bins = tf.cast(tf.floor(tf.div(tf.add(tf.clipByValue(z, -RANGE, RANGE - 1e-6), RANGE), (2 * RANGE) / BINS)), 'int32');
+        const bins = tf.cast(
+          tf.floor(tf.div(tf.add(tf.clipByValue(z, -RANGE, RANGE - 1e-6), RANGE), (2 * RANGE) / BINS)),
+          'int32',
+        );
         return tf.bincount(bins as tf.Tensor1D, tf.tensor1d([], 'float32'), BINS);
       });
       draw(canvas, counts.dataSync() as Float32Array, n);
