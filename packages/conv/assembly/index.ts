@@ -261,3 +261,94 @@ export function depthwise_filter_grad(
     }
   }
 }
+
+/**
+ * Input gradient of a dilated, strided 2-D convolution, one tap (a, b) at a time (the caller runs every tap,
+ * in order): dxp[n, i·sh + a·dh, j·sw + b·dw, c] += Σ_o dy[n, i, j, o] · wt[a, b, o, c]
+ * dxp: the padded input gradient [n, hp, wp, c] (accumulated); dy: [n, ho, wo, o]; wt: w transposed to
+ * [kh, kw, o, c]; c % 8 == 0. Within one tap, distinct output pixels write distinct positions, so parts split
+ * over output rows (n·ho). Register block: 4 pixels × 8 input channels.
+ */
+export function conv2d_input_grad_tap(
+  dxp: usize,
+  dy: usize,
+  wt: usize,
+  n: i32,
+  hp: i32,
+  wp: i32,
+  c: i32,
+  ho: i32,
+  wo: i32,
+  o: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dwid: i32,
+  a: i32,
+  b: i32,
+  part: i32,
+  parts: i32,
+): void {
+  const rows = n * ho;
+  const start = (rows * part) / parts;
+  const end = (rows * (part + 1)) / parts;
+  const cPanels = c >> 3;
+  const dyPixel = <usize>o * 4;
+  const dxPixel = <usize>c * 4;
+  const wRow = <usize>c * 4;
+  const wTap = wt + <usize>((a * kw + b) * o) * wRow;
+  for (let row = start; row < end; row++) {
+    const bn = row / ho;
+    const i = row - bn * ho;
+    const dxRow = dxp + <usize>((bn * hp + i * sh + a * dh) * wp) * dxPixel;
+    for (let j0 = 0; j0 < wo; j0 += 4) {
+      const count = min(4, wo - j0);
+      const d0 = dy + <usize>(row * wo + j0) * dyPixel;
+      const d1 = count > 1 ? d0 + dyPixel : d0;
+      const d2 = count > 2 ? d0 + 2 * dyPixel : d0;
+      const d3 = count > 3 ? d0 + 3 * dyPixel : d0;
+      for (let p = 0; p < cPanels; p++) {
+        let acc00 = f32x4.splat(0);
+        let acc01 = f32x4.splat(0);
+        let acc10 = f32x4.splat(0);
+        let acc11 = f32x4.splat(0);
+        let acc20 = f32x4.splat(0);
+        let acc21 = f32x4.splat(0);
+        let acc30 = f32x4.splat(0);
+        let acc31 = f32x4.splat(0);
+        let wptr = wTap + (<usize>p << 5);
+        for (let oi = 0; oi < o; oi++) {
+          const off = <usize>oi * 4;
+          const w0 = v128.load(wptr);
+          const w1 = v128.load(wptr, 16);
+          const s0 = v128.load32_splat(d0 + off);
+          const s1 = v128.load32_splat(d1 + off);
+          const s2 = v128.load32_splat(d2 + off);
+          const s3 = v128.load32_splat(d3 + off);
+          acc00 = f32x4.add(acc00, f32x4.mul(s0, w0));
+          acc01 = f32x4.add(acc01, f32x4.mul(s0, w1));
+          acc10 = f32x4.add(acc10, f32x4.mul(s1, w0));
+          acc11 = f32x4.add(acc11, f32x4.mul(s1, w1));
+          acc20 = f32x4.add(acc20, f32x4.mul(s2, w0));
+          acc21 = f32x4.add(acc21, f32x4.mul(s2, w1));
+          acc30 = f32x4.add(acc30, f32x4.mul(s3, w0));
+          acc31 = f32x4.add(acc31, f32x4.mul(s3, w1));
+          wptr += wRow;
+        }
+        const base = dxRow + (<usize>(j0 * sw + b * dwid) * dxPixel) + (<usize>p << 5);
+        const step = <usize>sw * dxPixel;
+        addStore(base, acc00, acc01);
+        if (count > 1) addStore(base + step, acc10, acc11);
+        if (count > 2) addStore(base + 2 * step, acc20, acc21);
+        if (count > 3) addStore(base + 3 * step, acc30, acc31);
+      }
+    }
+  }
+}
+
+@inline
+function addStore(dst: usize, lo: v128, hi: v128): void {
+  v128.store(dst, f32x4.add(v128.load(dst), lo));
+  v128.store(dst, f32x4.add(v128.load(dst, 16), hi), 16);
+}

@@ -32,6 +32,7 @@ import {
 import { dilateFilter, insertZeros, padOrCrop } from './dilate.js';
 import { depthwiseGradHost } from './kernels/depthwise-grad.js';
 import { filterGradHost } from './kernels/filter-grad.js';
+import { inputGradHost } from './kernels/input-grad.js';
 import { convForwardHost } from './kernels/forward.js';
 import { type Geometry2d, type Padding2d, parsePair, resolveGeometry2d } from './geometry.js';
 
@@ -149,13 +150,65 @@ export function forwardConv(
   return useHost ? forwardConvHost(x, w, plan) : forwardConvTfjs(x, w, plan, depthwise);
 }
 
+interface InputGradAttrs {
+  readonly xShape: readonly number[];
+  readonly plan: Plan;
+}
+
+/**
+ * dx of a regular convolution as an op: composite = the dilated convolution of the zero-inserted dy (any
+ * backend); fused (cpu, wasm) = a scatter per tap on a WebAssembly SIMD kernel, without the s² zeros; the
+ * fused path's gradient is the composite's (dx is bilinear in dy and w).
+ */
+const inputGradientOp = defineOp<[tf.Tensor4D, tf.Tensor4D], InputGradAttrs>({
+  name: 'conv.inputGradient',
+  validate: null,
+  composite: ([dy, w], { xShape, plan }) => inputGradientComposite(dy, w, xShape, plan, false),
+  fused: {
+    backends: ['cpu', 'wasm'],
+    forward: ([dy, w], { xShape, plan }) => {
+      const data = inputGradHost(dy.data, dy.shape, w.data, w.shape, xShape, {
+        kernel: [w.shape[0]!, w.shape[1]!],
+        stride: plan.stride,
+        dilation: plan.dilation,
+        before: [plan.pads[0][0], plan.pads[1][0]],
+      });
+      return { outputs: [{ data, shape: [...xShape] }] };
+    },
+  },
+  gradient: 'recompute',
+});
+
+/**
+ * The input gradient of a convolution at a resolved plan. dy: [batch, oh, ow, out]; w: the filter; returns
+ * [batch, h, w, in]. 'auto' takes the SIMD scatter kernel on cpu, and on wasm for strides above 1 or with the
+ * worker pool (else XNNPACK's convolution, as fast at stride 1). @internal (exported for tests)
+ */
+export function inputGradient(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: readonly number[],
+  plan: Plan,
+  depthwise: boolean,
+  impl: Implementation = 'auto',
+): tf.Tensor4D {
+  if (depthwise) return inputGradientComposite(dy, w, xShape, plan, true);
+  const preferComposite =
+    impl === 'auto' && tf.getBackend() === 'wasm' && !anyAbove1(plan.stride) && threadCount() <= 1;
+  return inputGradientOp(
+    [dy, w],
+    { xShape, plan },
+    { impl: preferComposite ? 'composite' : impl },
+  )[0] as tf.Tensor4D;
+}
+
 /** The rows of the padded input that the forward reads: (k − 1)·d + (o − 1)·s + 1. */
 function spanned(k: number, d: number, o: number, s: number): number {
   return (k - 1) * d + (o - 1) * s + 1;
 }
 
 /** dx of a (depthwise when `depthwise`) convolution: a dilated forward convolution of the zero-inserted dy. */
-function inputGradient(
+function inputGradientComposite(
   dy: tf.Tensor4D,
   w: tf.Tensor4D,
   xShape: readonly number[],

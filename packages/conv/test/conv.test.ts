@@ -10,7 +10,13 @@ import {
   dilatedDepthwiseConv2d,
   type Padding2d,
 } from '../src/index.js';
-import { depthwiseFilterGradient, filterGradient, forwardConv, type Plan } from '../src/conv2d.js';
+import {
+  depthwiseFilterGradient,
+  filterGradient,
+  forwardConv,
+  inputGradient,
+  type Plan,
+} from '../src/conv2d.js';
 import fixtures from './fixtures/conv.json' with { type: 'json' };
 import { type Arr, type RefGeometry, referenceConv, referenceGrads, samePads } from './reference.js';
 
@@ -303,7 +309,7 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     });
   });
 
-  describe('filter gradient kernel (WebAssembly SIMD and TypeScript fallback) = composite', () => {
+  describe('gradient kernels (WebAssembly SIMD and TypeScript fallback) = composite', () => {
     const plans: [string, number[], number[], Plan][] = [
       [
         'd=2 s=1 same, 64→64 channels',
@@ -385,19 +391,36 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       const o = c === 64 ? 64 : c + 4;
       const x = tf.tensor(createRng(1).normalData(n * h * w * c), [n, h, w, c]) as tf.Tensor4D;
       const dy = tf.tensor(createRng(2).normalData(n * oh * ow * o), [n, oh, ow, o]) as tf.Tensor4D;
-      const ref = referenceGrads(
-        asArr(x),
-        { data: new Float64Array(kh * kw * c * o), shape: [kh, kw, c, o] },
-        dy.dataSync(),
-        {
-          stride: [plan.stride[0], plan.stride[1]],
-          dilation: [plan.dilation[0], plan.dilation[1]],
-          pads: [
-            [plan.pads[0][0], plan.pads[0][1]],
-            [plan.pads[1][0], plan.pads[1][1]],
-          ],
-        },
-      ).dw;
+      const wf = tf.tensor(createRng(6).normalData(kh * kw * c * o), [kh, kw, c, o]) as tf.Tensor4D;
+      const refs = referenceGrads(asArr(x), asArr(wf), dy.dataSync(), {
+        stride: [plan.stride[0], plan.stride[1]],
+        dilation: [plan.dilation[0], plan.dilation[1]],
+        pads: [
+          [plan.pads[0][0], plan.pads[0][1]],
+          [plan.pads[1][0], plan.pads[1][1]],
+        ],
+      });
+      const ref = refs.dw;
+      // dx: the scatter kernel (SIMD, fallback) and the composite (convolution of the zero-inserted dy)
+      const dxs = [
+        inputGradient(dy, wf, x.shape, plan, false, 'composite'),
+        inputGradient(dy, wf, x.shape, plan, false, 'fused'),
+      ];
+      setForceKernelFallback(true);
+      dxs.push(inputGradient(dy, wf, x.shape, plan, false, 'fused'));
+      setForceKernelFallback(false);
+      for (const t of dxs) {
+        expect(t.shape).toEqual(x.shape);
+        expect(testing.relativeError(t.dataSync(), refs.dx)).toBeLessThan(1e-5);
+      }
+      const dxGrads = (impl: 'fused' | 'composite') =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(inputGradient(a as tf.Tensor4D, b as tf.Tensor4D, x.shape, plan, false, impl), x)),
+        )([dy, wf]);
+      const [df, dc] = [dxGrads('fused'), dxGrads('composite')];
+      expect(testing.relativeError(df[0]!.dataSync(), dc[0]!.dataSync())).toBeLessThan(1e-5);
+      expect(testing.relativeError(df[1]!.dataSync(), dc[1]!.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([wf, ...dxs, ...df, ...dc]);
       const composite = filterGradient(dy, x, [kh, kw], plan, 'composite');
       const fused = filterGradient(dy, x, [kh, kw], plan, 'fused');
       setForceKernelFallback(true);

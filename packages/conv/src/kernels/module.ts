@@ -43,6 +43,27 @@ export interface ConvKernels {
     part: number,
     parts: number,
   ): void;
+  conv2d_input_grad_tap(
+    dxp: number,
+    dy: number,
+    wt: number,
+    n: number,
+    hp: number,
+    wp: number,
+    c: number,
+    ho: number,
+    wo: number,
+    o: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dwid: number,
+    a: number,
+    b: number,
+    part: number,
+    parts: number,
+  ): void;
   conv2d_forward(
     xp: number,
     w: number,
