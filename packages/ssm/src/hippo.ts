@@ -153,14 +153,14 @@ export function discretize(
 
 
 /** Measures with an online projection and a reconstruction ({@link hippoProject}, {@link hippoReconstruct}). */
-export type HippoOnlineMeasure = 'legs' | 'legt' | 'lagt';
+export type HippoOnlineMeasure = 'legs' | 'legt' | 'lagt' | 'fout';
 
 export interface HippoOnlineOptions {
   /** Number of coefficients (default 32). */
   N?: number;
   /** Time step between samples (default 1 / signal length; LegS ignores it: it is scale invariant). */
   dt?: number;
-  /** LegT: length of the sliding window, in time units (default 0.1). */
+  /** LegT and FouT: length of the sliding window, in time units (default 0.1). */
   theta?: number;
   /** LagT: time scale of the exponentially decaying measure (default 20: memory e^{−20 s}). */
   timescale?: number;
@@ -174,8 +174,8 @@ function onlineStep(measure: HippoOnlineMeasure, N: number, options: HippoOnline
     // Scaled Legendre: dc/dt = (A c + B f)/t, bilinear at step k with A/k, B/k (state-spaces/s4 HiPPOScale).
     return (k: number) => discretizeHost(A.map((a) => a / k), B.map((b) => b / k), N, 1, 'bilinear');
   }
-  // s4's LegT matrices are those of a window of length 2: scale time by 2/θ. LagT by its time scale.
-  const scale = measure === 'legt' ? 2 / (options.theta ?? 0.1) : (options.timescale ?? 20);
+  // s4's LegT and FouT matrices are those of a window of length 2: scale time by 2/θ. LagT by its time scale.
+  const scale = measure === 'lagt' ? (options.timescale ?? 20) : 2 / (options.theta ?? 0.1);
   const fixed = discretizeHost(A.map((a) => a * scale), B.map((b) => b * scale), N, dt, 'zoh');
   return () => fixed;
 }
@@ -184,14 +184,16 @@ function onlineStep(measure: HippoOnlineMeasure, N: number, options: HippoOnline
  * HiPPO online function approximation (Gu et al. 2020, Section 2 and Figure 1): feeds the signal f_1..f_L
  * through the discretized HiPPO operator and returns the coefficients after every step, [L, N] row-major:
  * legs (scaled Legendre, the whole history [0, t]), legt (translated Legendre, a sliding window θ), lagt
- * (translated Laguerre, exponentially decaying memory). Float64 on the host.
+ * (translated Laguerre, exponentially decaying memory), fout (translated Fourier, a sliding window θ).
+ * Float64 on the host.
  */
 export function hippoProject(signal: ArrayLike<number>, measure: HippoOnlineMeasure, options: HippoOnlineOptions = {}): Float64Array {
   const fn = 'ssm.hippoProject';
-  assertOneOf(fn, 'measure', measure, ['legs', 'legt', 'lagt']);
+  assertOneOf(fn, 'measure', measure, ['legs', 'legt', 'lagt', 'fout']);
   assertKnownOptions(fn, options as Record<string, unknown>, ['N', 'dt', 'theta', 'timescale']);
   const N = options.N ?? 32;
   assertPositiveInteger(fn, 'options.N', N);
+  if (measure === 'fout' && N % 2 !== 0) throw new ShapeError(`${fn}: options.N must be even for 'fout', got ${N}`);
   const L = signal.length;
   if (L === 0) throw new ShapeError(`${fn}: signal must not be empty, got length 0`);
   const step = onlineStep(measure, N, options, L);
@@ -230,7 +232,8 @@ function polynomials(kind: 'legendre' | 'laguerre', N: number, x: number): Float
  * Reconstructs the memorized signal from HiPPO coefficients c [N] (Gu et al. 2020, Section 2): `points` samples,
  * oldest first, over the measure's support — legs: the whole history [0, t], f(x t) ≈ Σ c_n √(2n+1) P_n(2x − 1);
  * legt: the last θ, f(t − s) ≈ Σ c_n √(2n+1) P_n(1 − 2s/θ); lagt: the last `span` (default 0.2) time units,
- * f(t − s) ≈ Σ c_n L_n(s/τ) e^{−s/(2τ)} with τ = 1/timescale.
+ * f(t − s) ≈ Σ c_n L_n(s/τ) e^{−s/(2τ)} with τ = 1/timescale; fout: the last θ,
+ * f(t − s) ≈ c_0 + Σ_k √2 (c_2k cos(2πk s/θ) + c_2k+1 sin(2πk s/θ)).
  */
 export function hippoReconstruct(
   c: ArrayLike<number>,
@@ -239,14 +242,22 @@ export function hippoReconstruct(
   options: HippoOnlineOptions & { span?: number } = {},
 ): Float64Array {
   const fn = 'ssm.hippoReconstruct';
-  assertOneOf(fn, 'measure', measure, ['legs', 'legt', 'lagt']);
+  assertOneOf(fn, 'measure', measure, ['legs', 'legt', 'lagt', 'fout']);
   assertPositiveInteger(fn, 'points', points);
   const N = c.length;
   const out = new Float64Array(points);
   for (let i = 0; i < points; i++) {
     const frac = points === 1 ? 1 : i / (points - 1); // 0 = oldest, 1 = newest
     let value = 0;
-    if (measure === 'lagt') {
+    if (measure === 'fout') {
+      // s/θ = 1 − frac; c_0 + Σ_k √2 (c_2k cos(2πk s/θ) + c_2k+1 sin(2πk s/θ))
+      const x = 1 - frac;
+      value = c[0]!;
+      for (let n = 2; n < N; n++) {
+        const k = n >> 1;
+        value += Math.SQRT2 * c[n]! * (n % 2 === 0 ? Math.cos(2 * Math.PI * k * x) : Math.sin(2 * Math.PI * k * x));
+      }
+    } else if (measure === 'lagt') {
       const x = (1 - frac) * (options.span ?? 0.2) * (options.timescale ?? 20);
       const p = polynomials('laguerre', N, x);
       const w = Math.exp(-x / 2);

@@ -119,6 +119,19 @@ describe('HiPPO online approximation', () => {
     expect(worst(wrong, (x) => f(tEnd - (1 - x) * 0.25), 0.05, 0.95)).toBeGreaterThan(0.1);
   });
 
+  it('fout reconstructs the last θ (Fourier series: slower, O(1/N) at the window edges)', () => {
+    const theta = 0.5;
+    const err = (N: number) => {
+      const c = hippoProject(signal, 'fout', { N, dt, theta });
+      const rec = hippoReconstruct(c.subarray((L - 1) * N), 'fout', 200, { theta });
+      return worst(rec, (x) => f(tEnd - (1 - x) * theta), 0.05, 0.95);
+    };
+    const e16 = err(16);
+    const e64 = err(64);
+    expect(e16).toBeLessThan(0.15);
+    expect(e64).toBeLessThan(0.6 * e16);
+  });
+
   it('lagt reconstructs the recent past', () => {
     const c = hippoProject(signal, 'lagt', { N: 16, dt, timescale: 20 });
     const rec = hippoReconstruct(c.subarray((L - 1) * 16), 'lagt', 200, { timescale: 20, span: 0.3 });

@@ -108,7 +108,7 @@ export const page: DemoPage = {
   async mount(root: HTMLElement) {
     root.append(
       el('p', {}, 'HiPPO keeps a running projection c(t) of the input history onto a polynomial basis: dc/dt = A c + B f(t). '
-        + 'LegS (scaled Legendre) remembers the whole history, LegT a sliding window θ, LagT an exponentially fading past. '
+        + 'LegS (scaled Legendre) remembers the whole history, LegT and FouT a sliding window θ, LagT an exponentially fading past. '
         + 'Draw on the signal with the mouse; the time slider replays the online projection and the reconstruction from the N = 32 coefficients held at that moment.'),
     );
     const controls = el('div');
@@ -117,6 +117,7 @@ export const page: DemoPage = {
       ['legt', 'LegT (window θ = 0.25)'],
       ['legs', 'LegS (whole history)'],
       ['lagt', 'LagT (fading memory)'],
+      ['fout', 'FouT (Fourier, window θ = 0.25)'],
     ] as const) {
       measureSelect.append(el('option', { value }, label));
     }
@@ -153,7 +154,7 @@ export const page: DemoPage = {
       const c = coefficients.subarray(k * N, (k + 1) * N);
       const points = 200;
       const rec = hippoReconstruct(c, m, points, options);
-      const start = m === 'legs' ? 0 : m === 'legt' ? t - 0.25 : t - 0.2;
+      const start = m === 'legs' ? 0 : m === 'lagt' ? t - 0.2 : t - 0.25;
       const xs = Float64Array.from({ length: points }, (_, i) => start + (i / (points - 1)) * (t - start));
       line(signalPlot, xs, rec, 0, 1, -1.5, 1.5, '#d62728');
       signalPlot.ctx.fillStyle = '#d62728';
