@@ -79,6 +79,46 @@ function vexp(x: v128): v128 {
   return v128.and(f32x4.mul(p, pow2n), valid);
 }
 
+/** Writes the 12 vectors of vexpAt's constants at `k` (192 bytes). */
+@inline
+function writeExpConstants(k: usize): void {
+  v128.store(k, f32x4.splat(-87.0), 0);
+  v128.store(k, f32x4.splat(88.0), 16);
+  v128.store(k, f32x4.splat(1.4426950408889634), 32);
+  v128.store(k, f32x4.splat(0.693145751953125), 48);
+  v128.store(k, f32x4.splat(1.428606765330187e-6), 64);
+  v128.store(k, f32x4.splat(1.3888889e-3), 80);
+  v128.store(k, f32x4.splat(8.3333333e-3), 96);
+  v128.store(k, f32x4.splat(4.1666667e-2), 112);
+  v128.store(k, f32x4.splat(0.16666667), 128);
+  v128.store(k, f32x4.splat(0.5), 144);
+  v128.store(k, f32x4.splat(1.0), 160);
+  v128.store(k, i32x4.splat(127), 176);
+}
+
+/**
+ * vexp with its constants read from memory at `k` (see writeExpConstants): the compiler would otherwise
+ * rebuild every constant vector on each call inside the loops, which costs more than the polynomial.
+ */
+@inline
+function vexpAt(x: v128, k: usize): v128 {
+  const lo = v128.load(k, 0);
+  const valid = f32x4.ge(x, lo);
+  x = f32x4.min(f32x4.max(x, lo), v128.load(k, 16));
+  const n = f32x4.nearest(f32x4.mul(x, v128.load(k, 32)));
+  let r = f32x4.sub(x, f32x4.mul(n, v128.load(k, 48)));
+  r = f32x4.sub(r, f32x4.mul(n, v128.load(k, 64)));
+  let p = f32x4.add(f32x4.mul(v128.load(k, 80), r), v128.load(k, 96));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k, 112));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k, 128));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(k, 144));
+  const one = v128.load(k, 160);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), v128.load(k, 176)), 23);
+  return v128.and(f32x4.mul(p, pow2n), valid);
+}
+
 /** exp of 4 floats at `src` to `dst` (for tests of the polynomial). n must be a multiple of 4. */
 export function exp_f32(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), vexp(v128.load(src + (<usize>i << 2))));
@@ -452,10 +492,12 @@ export function flash_forward(params: usize, part: i32, parts: i32): void {
   const nqb = (L + br - 1) / br;
   const nkb = (S + bc - 1) / bc;
   const Hkv = Hq / group;
-  const scratch = pu(params, P_SCRATCH) + ((<usize>part * <usize>(br * bc + 2 * br)) << 2);
+  const scratch = pu(params, P_SCRATCH) + ((<usize>part * <usize>(br * bc + 2 * br + 52)) << 2);
   const sbuf = scratch;
   const mrow = scratch + (<usize>(br * bc) << 2);
   const lrow = mrow + (<usize>br << 2);
+  const expk = (lrow + (<usize>br << 2) + 15) & ~15; // 192 bytes of exp constants
+  writeExpConstants(expk);
   const rowBytes = <usize>dp << 2;
   const tasks = BHq * nqb;
   for (let t = part; t < tasks; t += parts) {
@@ -499,7 +541,7 @@ export function flash_forward(params: usize, part: i32, parts: i32): void {
         let vsum = f32x4.splat(0);
         for (let c = 0; c < colsPad; c += 4) {
           const ptr = row + (<usize>c << 2);
-          const e = vexp(f32x4.sub(v128.load(ptr), vmNew));
+          const e = vexpAt(f32x4.sub(v128.load(ptr), vmNew), expk);
           v128.store(ptr, e);
           vsum = f32x4.add(vsum, e);
         }
@@ -554,7 +596,7 @@ export function flash_backward_dvec(dout: usize, out: usize, dvec: usize, n: i32
  * P = exp(s - lse) for a block of rows (lse = -Infinity, a row that saw nothing, gives P = 0), in place.
  */
 @inline
-function probabilities(sbuf: usize, bc: i32, rows: i32, colsPad: i32, lse: usize): void {
+function probabilities(sbuf: usize, bc: i32, rows: i32, colsPad: i32, lse: usize, expk: usize): void {
   for (let r = 0; r < rows; r++) {
     let l = load<f32>(lse + (<usize>r << 2));
     if (l == NEG_INF) l = Infinity;
@@ -562,7 +604,7 @@ function probabilities(sbuf: usize, bc: i32, rows: i32, colsPad: i32, lse: usize
     const row = sbuf + (<usize>(r * bc) << 2);
     for (let c = 0; c < colsPad; c += 4) {
       const ptr = row + (<usize>c << 2);
-      v128.store(ptr, vexp(f32x4.sub(v128.load(ptr), vl)));
+      v128.store(ptr, vexpAt(f32x4.sub(v128.load(ptr), vl), expk));
     }
   }
 }
@@ -612,8 +654,10 @@ export function flash_backward(params: usize, part: i32, parts: i32): void {
   const nqb = (L + br - 1) / br;
   const nkb = (S + bc - 1) / bc;
   const Hkv = Hq / group;
-  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc)) << 2);
+  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc + 48)) << 2);
   const dpbuf = pbuf + (<usize>(br * bc) << 2);
+  const expk = dpbuf + (<usize>(br * bc) << 2); // 192 bytes of exp constants
+  writeExpConstants(expk);
   const rowBytes = <usize>dp << 2;
   for (let kvh = part; kvh < BHkv; kvh += parts) {
     const b = kvh / Hkv;
@@ -641,7 +685,7 @@ export function flash_backward(params: usize, part: i32, parts: i32): void {
           const lsep = lse + (<usize>(bh * L + i0) << 2);
           blockScores(qp, rows, dp, ktp + ((<usize>j0 * <usize>dp) << 2), pbuf, bc, colsPad, scale);
           maskBlock(params, pbuf, bc, rows, cols, colsPad, b, h, i0, j0);
-          probabilities(pbuf, bc, rows, colsPad, lsep);
+          probabilities(pbuf, bc, rows, colsPad, lsep, expk);
           accumulatePtX(pbuf, bc, rows, cols, dop, dvp + ((<usize>j0 * <usize>dp) << 2), dp);
           blockScores(dop, rows, dp, vtp + ((<usize>j0 * <usize>dp) << 2), dpbuf, bc, colsPad, 1);
           scoreGradients(pbuf, dpbuf, bc, rows, colsPad, dvec + (<usize>(bh * L + i0) << 2));
@@ -696,8 +740,10 @@ export function flash_backward_dkdv(params: usize, part: i32, parts: i32): void 
   const nqb = (L + br - 1) / br;
   const nkb = (S + bc - 1) / bc;
   const Hkv = Hq / group;
-  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc)) << 2);
+  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc + 48)) << 2);
   const dpbuf = pbuf + (<usize>(br * bc) << 2);
+  const expk = dpbuf + (<usize>(br * bc) << 2); // 192 bytes of exp constants
+  writeExpConstants(expk);
   const rowBytes = <usize>dp << 2;
   const tasks = BHkv * nkb;
   for (let t = part; t < tasks; t += parts) {
@@ -727,7 +773,7 @@ export function flash_backward_dkdv(params: usize, part: i32, parts: i32): void 
         const dop = dout + rowOff;
         blockScores(qp, rows, dp, ktp, pbuf, bc, colsPad, scale);
         maskBlock(params, pbuf, bc, rows, cols, colsPad, b, h, i0, j0);
-        probabilities(pbuf, bc, rows, colsPad, lse + (<usize>(bh * L + i0) << 2));
+        probabilities(pbuf, bc, rows, colsPad, lse + (<usize>(bh * L + i0) << 2), expk);
         accumulatePtX(pbuf, bc, rows, cols, dop, dvp, dp);
         blockScores(dop, rows, dp, vtp, dpbuf, bc, colsPad, 1);
         scoreGradients(pbuf, dpbuf, bc, rows, colsPad, dvec + (<usize>(bh * L + i0) << 2));
@@ -767,8 +813,10 @@ export function flash_backward_dq(params: usize, part: i32, parts: i32): void {
   const nqb = (L + br - 1) / br;
   const nkb = (S + bc - 1) / bc;
   const Hkv = Hq / group;
-  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc)) << 2);
+  const pbuf = pu(params, P_SCRATCH) + ((<usize>part * <usize>(2 * br * bc + 48)) << 2);
   const dpbuf = pbuf + (<usize>(br * bc) << 2);
+  const expk = dpbuf + (<usize>(br * bc) << 2); // 192 bytes of exp constants
+  writeExpConstants(expk);
   const rowBytes = <usize>dp << 2;
   const tasks = BHq * nqb;
   for (let t = part; t < tasks; t += parts) {
@@ -793,7 +841,7 @@ export function flash_backward_dq(params: usize, part: i32, parts: i32): void {
       const colsPad = (cols + 7) & ~7;
       blockScores(qp, rows, dp, kt + ((headOff + <usize>j0 * <usize>dp) << 2), pbuf, bc, colsPad, scale);
       maskBlock(params, pbuf, bc, rows, cols, colsPad, b, h, i0, j0);
-      probabilities(pbuf, bc, rows, colsPad, lse + (<usize>(bh * L + i0) << 2));
+      probabilities(pbuf, bc, rows, colsPad, lse + (<usize>(bh * L + i0) << 2), expk);
       blockScores(dop, rows, dp, vt + ((headOff + <usize>j0 * <usize>dp) << 2), dpbuf, bc, colsPad, 1);
       scoreGradients(pbuf, dpbuf, bc, rows, colsPad, dvec + (<usize>(bh * L + i0) << 2));
       accumulatePX(dpbuf, bc, rows, cols, k + ((<usize>kvh * <usize>S + <usize>j0) * rowBytes), dqp, dp);

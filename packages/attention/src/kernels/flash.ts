@@ -280,7 +280,7 @@ export function flashForwardWasm(
         params[P.LSE] = chunkArena.allocF32(bhq * L);
         const tasks = bhq * Math.ceil(L / p.blockRows);
         const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, 4 * threads));
-        params[P.SCRATCH] = chunkArena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows));
+        params[P.SCRATCH] = chunkArena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows + 52));
         attentionKernels.run('pack_panels', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threads));
         attentionKernels.run('flash_forward', [chunkArena.write(params)], parts);
         out.set(unpadColumns(chunkArena.f32(params[P.OUT]!, bhq * L * dp), bhq * L, D, dp), off.q);
@@ -339,7 +339,7 @@ export function flashBackwardWasm(
           ? Math.max(bhkv * Math.ceil(S / p.blockCols), bhq * Math.ceil(L / p.blockRows))
           : bhkv;
         const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, split ? 4 * threads : 64));
-        params[P.SCRATCH] = chunkArena.allocF32(parts * 2 * p.blockRows * p.blockCols);
+        params[P.SCRATCH] = chunkArena.allocF32(parts * (2 * p.blockRows * p.blockCols + 48));
         chunkArena.fillF32(params[P.DQ]!, bhq * L * dp, 0);
         chunkArena.fillF32(params[P.DK]!, bhkv * S * dp, 0);
         chunkArena.fillF32(params[P.DV]!, bhkv * S * dp, 0);
