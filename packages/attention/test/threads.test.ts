@@ -18,15 +18,16 @@ describe.skipIf(threadsUnavailableReason() !== undefined)('flash kernels on the 
   });
 
   it.each([
-    ['GQA, 4 kv heads: one backward pass per kv head', 2, 2],
-    ['MQA, 1 kv head: the split backward', 1, 1],
-  ])('gives bit-identical forward, lse and gradients on 1 and 2 threads (%s)', (_name, B, Hkv) => {
+    ['GQA, 4 kv heads: one backward pass per kv head', 2, 2, 70, 90],
+    ['MQA, 1 kv head: the split backward', 1, 1, 70, 90],
+    ['GQA, L·S > 256²: the kernels run one kv head at a time', 1, 2, 260, 270],
+  ])('gives bit-identical forward, lse and gradients on 1 and 2 threads (%s)', (_name, B, Hkv, L, S) => {
     expect(threads).toBe(2);
     const rng = seeded(12);
-    const q = rng.normal([B, 4, 70, 24]);
-    const k = rng.normal([B, Hkv, 90, 24]);
-    const v = rng.normal([B, Hkv, 90, 24]);
-    const mask = rng.bool([1, 4, 70, 90], 0.8);
+    const q = rng.normal([B, 4, L, 24]);
+    const k = rng.normal([B, Hkv, S, 24]);
+    const v = rng.normal([B, Hkv, S, 24]);
+    const mask = rng.bool([1, 4, L, S], 0.8);
     // (With one thread the MQA backward runs as one pass; on two, split into dK/dV and dQ kernels, which add
     // the same terms in the same order.)
     const run = () => {
