@@ -292,9 +292,9 @@ export class Mamba {
 
   /**
    * One decoding step (mamba_simple.Mamba.step): x [batch, 1, dModel] and the state before it; returns
-   * y [batch, 1, dModel] and the new state (the input state is left as it was). On cpu/wasm it runs on host
-   * arrays (SIMD matmuls, no per-op overhead) and is not differentiable; `{ impl: 'composite' }` runs tfjs ops
-   * (differentiable, every backend).
+   * y [batch, 1, dModel] and the new state (the input state is left as it was). By default in tfjs ops
+   * (differentiable, every backend); `{ impl: 'fused' }` runs it on host arrays on cpu/wasm (no per-op
+   * overhead, not differentiable; about as fast as tfjs-wasm at dModel = 256).
    */
   step(x: tf.Tensor, state: MambaState, options: CallOptions = {}): { y: tf.Tensor3D; state: MambaState } {
     const fn = `${BLOCK}.step`;
@@ -307,9 +307,8 @@ export class Mamba {
     const impl = options.impl ?? 'auto';
     assertOneOf(fn, 'options.impl', impl, ['auto', 'fused', 'composite']);
     const backend = tf.getBackend();
-    const hostOk = backend === 'cpu' || backend === 'wasm';
-    if (impl === 'fused' && !hostOk) throw new ValueError(`${fn}: impl 'fused' needs the cpu or wasm backend, the active backend is ${backend}`);
-    if (impl === 'fused' || (impl === 'auto' && hostOk)) return this.stepHost(x, state, batch);
+    if (impl === 'fused' && backend !== 'cpu' && backend !== 'wasm') throw new ValueError(`${fn}: impl 'fused' needs the cpu or wasm backend, the active backend is ${backend}`);
+    if (impl === 'fused') return this.stepHost(x, state, batch);
     const { dInner, dState: N, dConv, dtRank } = this;
     const out = tf.tidy(() => {
       const xz = matmul(tf.reshape(x, [batch, dModel]), this.inProj); // [Bt, 2·dInner]
