@@ -470,7 +470,8 @@ export function pack_panels(src: usize, dst: usize, n: i32, S: i32, dp: i32, sp:
 
 /**
  * Forward (FlashAttention-2, Algorithm 1): for each task (query head, query block), out rows and lse.
- * Tasks are dealt round-robin to the parts (balances causal work). Scratch per part: br·bc + 2·br floats.
+ * Tasks go round-robin to the parts, last query blocks first (the longest under causal masks), and the
+ * pool hands parts to whichever thread is free. Scratch per part: br·bc + 2·br + 52 floats.
  */
 export function flash_forward(params: usize, part: i32, parts: i32): void {
   const q = pu(params, P_Q);
@@ -501,8 +502,9 @@ export function flash_forward(params: usize, part: i32, parts: i32): void {
   const rowBytes = <usize>dp << 2;
   const tasks = BHq * nqb;
   for (let t = part; t < tasks; t += parts) {
-    const bh = t / nqb;
-    const qb = t % nqb;
+    // Last query blocks first: under causal masks they see the most keys (longest tasks first balances parts).
+    const bh = (tasks - 1 - t) / nqb;
+    const qb = (tasks - 1 - t) % nqb;
     const b = bh / Hq;
     const h = bh % Hq;
     const kvh = b * Hkv + h / group;
@@ -820,8 +822,9 @@ export function flash_backward_dq(params: usize, part: i32, parts: i32): void {
   const rowBytes = <usize>dp << 2;
   const tasks = BHq * nqb;
   for (let t = part; t < tasks; t += parts) {
-    const bh = t / nqb;
-    const qb = t % nqb;
+    // Last query blocks first: under causal masks they see the most keys (longest tasks first balances parts).
+    const bh = (tasks - 1 - t) / nqb;
+    const qb = (tasks - 1 - t) % nqb;
     const b = bh / Hq;
     const h = bh % Hq;
     const kvh = b * Hkv + h / group;

@@ -279,7 +279,7 @@ export function flashForwardWasm(
         params[P.OUT] = chunkArena.allocF32(bhq * L * dp);
         params[P.LSE] = chunkArena.allocF32(bhq * L);
         const tasks = bhq * Math.ceil(L / p.blockRows);
-        const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, 4 * threads));
+        const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, 16 * threads));
         params[P.SCRATCH] = chunkArena.allocF32(parts * (p.blockRows * p.blockCols + 2 * p.blockRows + 52));
         attentionKernels.run('pack_panels', [kp, params[P.KT]!, bhkv, S, dp, sp], Math.min(bhkv, threads));
         attentionKernels.run('flash_forward', [chunkArena.write(params)], parts);
@@ -338,7 +338,7 @@ export function flashBackwardWasm(
         const tasks = split
           ? Math.max(bhkv * Math.ceil(S / p.blockCols), bhq * Math.ceil(L / p.blockRows))
           : bhkv;
-        const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, split ? 4 * threads : 64));
+        const parts = threads === 1 ? 1 : Math.max(1, Math.min(tasks, split ? 16 * threads : 64));
         params[P.SCRATCH] = chunkArena.allocF32(parts * (2 * p.blockRows * p.blockCols + 48));
         chunkArena.fillF32(params[P.DQ]!, bhq * L * dp, 0);
         chunkArena.fillF32(params[P.DK]!, bhkv * S * dp, 0);
