@@ -177,6 +177,29 @@ describe.each(['cpu', 'wasm'] as const)('flashAttention invariants on %s', (back
     testing.disposeAll([q, k, v, out, lse, dq]);
   });
 
+  it('treats a bias row of -Infinity as fully masked (zeros, finite gradients), on both paths', () => {
+    const rng = seeded(13);
+    const q = rng.normal([1, 2, 6, 8]);
+    const k = rng.normal([1, 2, 9, 8]);
+    const v = rng.normal([1, 2, 9, 8]);
+    const biasData = new Float32Array(6 * 9);
+    biasData.fill(Number.NEGATIVE_INFINITY, 2 * 9, 3 * 9); // query 2 sees nothing
+    biasData[4 * 9 + 5] = Number.NEGATIVE_INFINITY; // query 4 loses one key
+    const bias = tf.tensor(biasData, [6, 9]);
+    for (const impl of ['fused', 'composite'] as const) {
+      const out = flashAttention(q, k, v, { bias, impl });
+      const o = out.dataSync();
+      for (let h = 0; h < 2; h++)
+        expect(Array.from(o.slice((h * 6 + 2) * 8, (h * 6 + 3) * 8))).toEqual(new Array(8).fill(0));
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        flashAttention(a, b, c, { bias, impl }),
+      )([q, k, v]);
+      for (const g of grads) expect(g.dataSync().every(Number.isFinite)).toBe(true);
+      testing.disposeAll([out, grads]);
+    }
+    testing.disposeAll([q, k, v, bias]);
+  });
+
   it('leaks no tensors, forward and backward', () => {
     const rng = seeded(9);
     const q = rng.normal([1, 2, 20, 8]);
