@@ -34,21 +34,49 @@ export interface GauConfig {
   attention?: 'quadratic' | 'mixed';
   /** FLASH chunk length C (default 64). */
   chunkSize?: number;
+  /**
+   * Learned relative position bias added to the scaled scores (the paper's `rel_pos_bias`): one weight per
+   * distance j − i, clipped to ±maxRelativeDistance (default 127; 0 = no bias). Initialised at zero.
+   */
+  maxRelativeDistance?: number;
 }
 
 export interface Gau {
   readonly config: Required<GauConfig>;
   /**
    * Weights: wUV [d, 2e + s] and bUV [2e + s] (U, V, Z in that order), gamma and beta [h, s] (h = 2 for GAU:
-   * q, k; 4 for FLASH: quadratic q, k, linear q, k), wO [e, d], bO [d].
+   * q, k; 4 for FLASH: quadratic q, k, linear q, k), wO [e, d], bO [d], relPos [2·maxRelativeDistance + 1]
+   * (the bias of distance j − i at index j − i + maxRelativeDistance).
    */
-  readonly weights: Record<'wUV' | 'bUV' | 'gamma' | 'beta' | 'wO' | 'bO', tf.Variable>;
+  readonly weights: Record<'wUV' | 'bUV' | 'gamma' | 'beta' | 'wO' | 'bO' | 'relPos', tf.Variable>;
   /** x: [batch, L, d] → [batch, L, d] (with the residual connection: x + GAU(norm(x))). */
   forward(x: tf.Tensor): tf.Tensor3D;
   dispose(): void;
 }
 
 const FN = 'attention.createGau';
+
+/**
+ * The Toeplitz matrix [n, n] of a relative position bias: out[i][j] = w[clip(j − i, −M, M) + M], w: [2M + 1].
+ * Built with differentiable ops that have wasm kernels (no gather): the 2n − 1 biases of distances −(n − 1) …
+ * n − 1, tiled n times, read with a row stride of 2n − 2 (the "skew" trick).
+ */
+export function relativePositionBias(w: tf.Tensor, n: number, M: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const clampCount = Math.max(0, n - 1 - M);
+    const inner = Math.min(M, n - 1);
+    const parts: tf.Tensor[] = [];
+    if (clampCount) parts.push(tf.tile(tf.slice(w, [0], [1]), [clampCount]));
+    parts.push(tf.slice(w, [M - inner], [2 * inner + 1]));
+    if (clampCount) parts.push(tf.tile(tf.slice(w, [2 * M], [1]), [clampCount]));
+    const ext = parts.length === 1 ? parts[0]! : tf.concat(parts, 0); // [2n − 1], distance d at d + n − 1
+    if (n === 1) return tf.reshape(ext, [1, 1]) as tf.Tensor2D;
+    const flat = tf.tile(ext, [n]); // [n (2n − 1)]
+    const skewed = tf.reshape(tf.slice(flat, [n - 1], [n * (2 * n - 2)]), [n, 2 * n - 2]);
+    // Row i starts at flat index i (2n − 1) + (n − 1 − i): ext[(n − 1 − i) + j], the bias of distance j − i.
+    return tf.slice(skewed, [0, 0], [n, n]) as tf.Tensor2D;
+  });
+}
 
 /** Layer normalisation without parameters over the last axis. */
 function normalise(x: tf.Tensor): tf.Tensor {
@@ -69,6 +97,7 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
     'rope',
     'attention',
     'chunkSize',
+    'maxRelativeDistance',
   ]);
   const {
     dModel: d,
@@ -78,7 +107,9 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
     rope = true,
     attention = 'quadratic',
     chunkSize = 64,
+    maxRelativeDistance = 127,
   } = config;
+  assertInteger(FN, 'config.maxRelativeDistance', maxRelativeDistance, 0);
   assertInteger(FN, 'config.dModel', d, 1);
   assertInteger(FN, 'config.expansion', expansion, 1);
   assertInteger(FN, 'config.qkDim', s, rope ? 2 : 1);
@@ -95,7 +126,10 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
     beta: tf.variable(tf.zeros([h, s])),
     wO: tf.variable(rng.normal([e, d], 0, 0.02)),
     bO: tf.variable(tf.zeros([d])),
+    relPos: tf.variable(tf.zeros([2 * maxRelativeDistance + 1])),
   };
+  const positionBias = (n: number) =>
+    maxRelativeDistance > 0 ? relativePositionBias(weights.relPos, n, maxRelativeDistance) : undefined;
 
   /** Scale and offset of head i of the shared Z: Z ∘ γ_i + β_i (then RoPE). Z: [B, L, s]. */
   const offsetScale = (z: tf.Tensor, i: number) => {
@@ -126,13 +160,14 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
       if (attention === 'quadratic') {
         const q = offsetScale(zRaw, 0);
         const k = offsetScale(zRaw, 1);
-        let kernel = tf.square(
-          tf.relu(tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), L)),
-        ); // [B, L, L]
+        let scores: tf.Tensor = tf.div(tf.matMul(q as tf.Tensor3D, k as tf.Tensor3D, false, true), L); // [B, L, L]
+        const bias = positionBias(L);
+        if (bias) scores = tf.add(scores, bias);
+        let kernel = tf.square(tf.relu(scores));
         if (causal) kernel = tf.mul(kernel, lowerTriangle(L));
         mixed = tf.matMul(kernel as tf.Tensor3D, vRaw as tf.Tensor3D);
       } else {
-        mixed = mixedChunk(zRaw, vRaw, offsetScale, B, L, e, s, chunkSize, causal);
+        mixed = mixedChunk(zRaw, vRaw, offsetScale, B, L, e, s, chunkSize, causal, positionBias);
       }
       const gated = tf.mul(uRaw, mixed);
       const out = tf.add(tf.matMul(tf.reshape(gated, [B * L, e]), weights.wO), weights.bO);
@@ -141,7 +176,7 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
   };
 
   return {
-    config: { dModel: d, expansion, qkDim: s, causal, rope, attention, chunkSize },
+    config: { dModel: d, expansion, qkDim: s, causal, rope, attention, chunkSize, maxRelativeDistance },
     weights,
     forward,
     dispose() {
@@ -152,7 +187,8 @@ export function createGau(config: GauConfig, rng: Rng): Gau {
 
 /**
  * FLASH mixed-chunk attention (Hua et al. 2022, Code 8): with G chunks of C tokens (zero-padded),
- *   quadratic_g = relu²(Q_g K_gᵀ / C) V_g (masked inside the chunk when causal),
+ *   quadratic_g = relu²(Q_g K_gᵀ / C + bias) V_g (masked inside the chunk when causal; bias = the relative
+ *   position bias of positions inside the chunk),
  *   linear_g = Q'_g Σ_h K'_hᵀ V_h / L over all chunks h, or h < g when causal.
  */
 export function mixedChunk(
@@ -165,6 +201,7 @@ export function mixedChunk(
   s: number,
   chunkSize: number,
   causal: boolean,
+  positionBias: (n: number) => tf.Tensor | undefined = () => undefined,
 ): tf.Tensor {
   const C = Math.min(chunkSize, L);
   const G = Math.ceil(L / C);
@@ -186,7 +223,10 @@ export function mixedChunk(
   const quadK = chunks(offsetScale(z, 1), s);
   const linQ = chunks(offsetScale(z, 2), s);
   const linK = chunks(offsetScale(z, 3), s);
-  let kernel = tf.square(tf.relu(tf.div(tf.matMul(quadQ, quadK, false, true), C))); // [B·G, C, C]
+  let scores: tf.Tensor = tf.div(tf.matMul(quadQ, quadK, false, true), C); // [B·G, C, C]
+  const bias = positionBias(C); // positions inside a chunk
+  if (bias) scores = tf.add(scores, bias);
+  let kernel = tf.square(tf.relu(scores));
   if (causal) kernel = tf.mul(kernel, lowerTriangle(C));
   const quadratic = tf.matMul(kernel as tf.Tensor3D, vc); // [B·G, C, e]
   const chunkKv = tf.reshape(tf.div(tf.matMul(linK, vc, true, false), L), [B, G, s * e]); // per chunk K'ᵀV / L

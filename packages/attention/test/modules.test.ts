@@ -186,3 +186,46 @@ describe.each(['cpu', 'wasm'] as const)('GAU and FLASH on %s', (backend) => {
     expect(() => createGau({ dModel: 8, qkDim: 7 }, createRng(1))).toThrow(/qkDim must be even/);
   });
 });
+
+describe.each(['cpu', 'wasm'] as const)('GAU relative position bias on %s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+
+  it.each([
+    [6, 2],
+    [5, 9],
+    [1, 3],
+  ])('relativePositionBias(n = %i, M = %i) is the clipped Toeplitz matrix, with gradients', async (n, M) => {
+    const { relativePositionBias } = await import('../src/gau.js');
+    const w = seeded(n + M).normal([2 * M + 1]);
+    const out = relativePositionBias(w, n, M);
+    const wd = w.dataSync();
+    const expected: number[] = [];
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) expected.push(wd[Math.max(-M, Math.min(M, j - i)) + M]!);
+    expect(Array.from(out.dataSync())).toEqual(expected);
+    // d(sum of entries)/dw counts how often each distance occurs.
+    const [g] = tf.grads((x: tf.Tensor) => tf.sum(relativePositionBias(x, n, M)))([w]);
+    const counts = new Array(2 * M + 1).fill(0);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) counts[Math.max(-M, Math.min(M, j - i)) + M]++;
+    expect(Array.from(g!.dataSync())).toEqual(counts);
+    testing.disposeAll([w, out, g]);
+  });
+
+  it('stays causal with a nonzero bias (GAU and FLASH)', () => {
+    for (const attention of ['quadratic', 'mixed'] as const) {
+      const layer = createGau(
+        { dModel: 8, qkDim: 8, causal: true, attention, chunkSize: 4, maxRelativeDistance: 3 },
+        createRng(4),
+      );
+      layer.weights.relPos.assign(tf.tensor1d([0.5, -0.2, 0.3, 1, 0.4, -0.6, 0.9]));
+      const x = seeded(7).normal([1, 9, 8]);
+      const deps = dependence((a) => layer.forward(a), x, 4);
+      expect(deps.slice(5)).toEqual([false, false, false, false]);
+      expect(deps[4]).toBe(true);
+      x.dispose();
+      layer.dispose();
+    }
+  });
+});
