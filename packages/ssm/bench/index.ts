@@ -119,7 +119,7 @@ const scanForward = defineSuite({
     quick
       ? [scanCase(1, 32, 16, 64, false, ['composite', 'chunked', 'fused', 'fallback'])]
       : [
-          scanCase(2, 128, 16, 256, false, ['composite', 'chunked', 'fused', 'fallback'], 3),
+          scanCase(2, 128, 16, 128, false, ['composite', 'chunked', 'fused', 'fallback'], 3),
           // The size: the composite takes minutes per call on this machine (over the suite's budget),
           // so the fused kernel alone; the ratio is measured on the case above.
           scanCase(2, 512, 16, 1024, false, ['fused'], 3),
@@ -136,7 +136,7 @@ const scanBackwardSuite = defineSuite({
     quick
       ? [scanCase(1, 32, 16, 64, true, ['composite', 'chunked', 'fused'])]
       : [
-          scanCase(2, 128, 16, 256, true, ['composite', 'chunked', 'fused'], 3),
+          scanCase(2, 128, 16, 128, true, ['composite', 'chunked', 'fused'], 3),
           // At the size tfjs autodiff of the composite (a tape of 1024 steps) takes minutes on this
           // machine: the fused path alone, its throughput compared with the case above.
           scanCase(2, 512, 16, 1024, true, ['fused'], 3),
