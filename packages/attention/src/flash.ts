@@ -24,7 +24,7 @@ import {
 } from './kernels/flash.js';
 import { attentionKernels } from './kernels/module.js';
 import { type AttentionOptions, type ResolvedAttention, resolveAttention } from './options.js';
-import { compositeAttentionWithLse } from './sdpa.js';
+import { compositeAttentionWithLse, compositeBiasGradient } from './sdpa.js';
 
 export interface FlashAttentionOptions extends AttentionOptions {
   /** Keys per tile (a multiple of 8, 8..512); default 64. Query tiles hold 32 rows. */
@@ -72,36 +72,68 @@ function problemOf(attrs: FlashAttrs): FlashProblem {
   };
 }
 
+/** The fused forward: out and lse from the kernels; lse saved for the backward. */
+function fusedForward(
+  q: HostTensor,
+  k: HostTensor,
+  v: HostTensor,
+  attrs: FlashAttrs,
+): { outputs: HostTensor[]; saved: HostTensor[] } {
+  const { r } = attrs;
+  const { out, lse } = flashForwardHost(problemOf(attrs), q.data, k.data, v.data);
+  const lseHost = { data: lse, shape: [r.batch, r.headsQ, r.L] };
+  return { outputs: [{ data: out, shape: [r.batch, r.headsQ, r.L, r.D] }, lseHost], saved: [lseHost] };
+}
+
+/** FlashAttention-2's backward: P recomputed from q, k and the saved lse, block by block. */
+function kernelGradients(
+  dy: tf.Tensor,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  output: tf.Tensor,
+  lse: tf.Tensor,
+  attrs: FlashAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const [qh, kh, vh, oh, lh, dh] = [q, k, v, output, lse, dy].map(toHost) as HostTensor[];
+  const { dq, dk, dv } = flashBackwardHost(
+    problemOf(attrs),
+    qh!.data,
+    kh!.data,
+    vh!.data,
+    oh!.data,
+    lh!.data,
+    dh!.data,
+  );
+  return [
+    fromHost({ data: dq, shape: q.shape }),
+    fromHost({ data: dk, shape: k.shape }),
+    fromHost({ data: dv, shape: v.shape }),
+  ];
+}
+
 const flashOp = defineOp<[tf.Tensor, tf.Tensor, tf.Tensor], FlashAttrs>({
   name: FN,
   validate: null, // flashAttention validates (resolveAttention) before calling the op
   composite: ([q, k, v], attrs) => compositeAttentionWithLse(q, k, v, attrs.r, true) as tf.Tensor[],
-  fused: {
-    backends: ['cpu', 'wasm'],
-    forward: ([q, k, v], attrs): { outputs: HostTensor[]; saved: HostTensor[] } => {
-      const { r } = attrs;
-      const { out, lse } = flashForwardHost(problemOf(attrs), q.data, k.data, v.data);
-      const lseHost = { data: lse, shape: [r.batch, r.headsQ, r.L] };
-      return { outputs: [{ data: out, shape: [r.batch, r.headsQ, r.L, r.D] }, lseHost], saved: [lseHost] };
-    },
-  },
-  // FlashAttention-2's backward: P recomputed from q, k and the saved lse, block by block.
-  gradient: (dy, { inputs: [q, k, v], output, saved: [lse], attrs }) => {
-    const [qh, kh, vh, oh, lh, dh] = [q, k, v, output, lse!, dy].map(toHost) as HostTensor[];
-    const { dq, dk, dv } = flashBackwardHost(
-      problemOf(attrs),
-      qh!.data,
-      kh!.data,
-      vh!.data,
-      oh!.data,
-      lh!.data,
-      dh!.data,
-    );
-    return [
-      fromHost({ data: dq, shape: q.shape }),
-      fromHost({ data: dk, shape: k.shape }),
-      fromHost({ data: dv, shape: v.shape }),
-    ];
+  fused: { backends: ['cpu', 'wasm'], forward: ([q, k, v], attrs) => fusedForward(q, k, v, attrs) },
+  gradient: (dy, { inputs: [q, k, v], output, saved: [lse], attrs }) =>
+    kernelGradients(dy, q, k, v, output, lse!, attrs),
+});
+
+/** The same op with the bias as a fourth, differentiable input. */
+const flashBiasOp = defineOp<[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], FlashAttrs>({
+  name: FN,
+  validate: null,
+  composite: ([q, k, v, bias], attrs) =>
+    compositeAttentionWithLse(q, k, v, { ...attrs.r, bias }, true) as tf.Tensor[],
+  fused: { backends: ['cpu', 'wasm'], forward: ([q, k, v], attrs) => fusedForward(q, k, v, attrs) },
+  // q, k, v from the kernels; the bias's gradient (dS summed over its broadcast dimensions) from the
+  // composite's backward, since the kernels do not write dS out.
+  gradient: (dy, { inputs: [q, k, v, bias], output, saved: [lse], attrs }) => {
+    const [dq, dk, dv] = kernelGradients(dy, q, k, v, output, lse!, attrs);
+    const dbias = compositeBiasGradient(dy, q, k, v, bias, output, lse!, attrs.r);
+    return [dq, dk, dv, dbias];
   },
 });
 
@@ -110,7 +142,7 @@ const flashOp = defineOp<[tf.Tensor, tf.Tensor, tf.Tensor], FlashAttrs>({
  * computed tile by tile with an online softmax, on WebAssembly SIMD kernels split over the worker pool (cpu
  * and wasm backends; the composite reference elsewhere). Peak extra memory O(block² + L·D); tiles that the
  * causal band, the window or the mask leave empty are skipped. Differentiable with `tf.grads` (the
- * backward pass recomputes P from the saved logsumexp). The bias is treated as a constant (no gradient).
+ * backward pass recomputes P from the saved logsumexp; a bias's gradient comes from the composite's backward).
  *
  * q: [batch, headsQ, L, headDim]; k, v: [batch, headsKV, S, headDim]; returns [batch, headsQ, L, headDim],
  * or `{ out, lse }` with `returnLse` (lse: [batch, headsQ, L]). Same semantics as
@@ -140,7 +172,10 @@ export function flashAttention(
   if (blockSize % 8 !== 0) throw new ValueError(`${FN}: blockSize must be a multiple of 8, got ${blockSize}`);
   assertOneOf(FN, 'returnLse', returnLse, [true, false]);
   assertOneOf<Implementation>(FN, 'impl', impl, ['auto', 'fused', 'composite']);
-  const [out, lse] = flashOp([q, k, v], { r, blockRows: QUERY_BLOCK, blockCols: blockSize }, { impl });
+  const attrs: FlashAttrs = { r, blockRows: QUERY_BLOCK, blockCols: blockSize };
+  const [out, lse] = r.bias
+    ? flashBiasOp([q, k, v, r.bias], attrs, { impl })
+    : flashOp([q, k, v], attrs, { impl });
   if (returnLse) return { out: out as tf.Tensor4D, lse: lse as tf.Tensor3D };
   lse?.dispose();
   return out as tf.Tensor4D;

@@ -194,6 +194,26 @@ function groupsBackward(
 }
 
 /**
+ * The gradient of the attention with respect to its bias (dS summed over the bias's broadcast dimensions),
+ * given the upstream gradient dy and the forward's out and lse (from either path), shaped like `bias`.
+ */
+export function compositeBiasGradient(
+  dy: tf.Tensor,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  bias: tf.Tensor,
+  out: tf.Tensor,
+  lse: tf.Tensor,
+  r: ResolvedAttention,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const grads = groupsBackward(dy, q, k, v, toRank4(bias), additiveMask(r), out, lse, r);
+    return tf.reshape(grads[3]!, bias.shape);
+  });
+}
+
+/**
  * The composite attention on resolved inputs. One 2-D product per (batch, kv head): the queries of the kv
  * head's group stacked as [G·L, D] times the pre-transposed keys [D, S], so that tfjs-wasm stays on its fast
  * XNNPACK path (its batched matMul and transposeB are several times slower). Its gradient is written with

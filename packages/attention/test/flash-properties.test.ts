@@ -200,6 +200,31 @@ describe.each(['cpu', 'wasm'] as const)('flashAttention invariants on %s', (back
     testing.disposeAll([q, k, v, bias]);
   });
 
+  it('differentiates the bias (broadcast and full) as the composite does, q/k/v from the kernels', () => {
+    const rng = seeded(14);
+    const q = rng.normal([2, 4, 11, 8]);
+    const k = rng.normal([2, 2, 13, 8]);
+    const v = rng.normal([2, 2, 13, 8]);
+    const dout = rng.normal([2, 4, 11, 8]);
+    for (const shape of [
+      [4, 1, 13],
+      [2, 4, 11, 13],
+    ]) {
+      const bias = rng.normal(shape);
+      const f = (fn: 'flash' | 'sdpa') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+        fn === 'flash'
+          ? flashAttention(a, b, c, { bias: d, causal: true, impl: 'fused' })
+          : scaledDotProductAttention(a, b, c, { bias: d, causal: true });
+      const gf = tf.grads(f('flash'))([q, k, v, bias], dout);
+      const gs = tf.grads(f('sdpa'))([q, k, v, bias], dout);
+      expect(gf[3]!.shape).toEqual(shape);
+      for (let i = 0; i < 4; i++)
+        expect(testing.relativeError(gf[i]!.dataSync(), gs[i]!.dataSync())).toBeLessThan(1e-5);
+      testing.disposeAll([bias, gf, gs]);
+    }
+    testing.disposeAll([q, k, v, dout]);
+  });
+
   it('leaks no tensors, forward and backward', () => {
     const rng = seeded(9);
     const q = rng.normal([1, 2, 20, 8]);
