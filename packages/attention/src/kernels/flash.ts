@@ -176,7 +176,11 @@ interface Chunk {
  */
 function chunksOf(p: FlashProblem): Chunk[] {
   const bhkv = (p.batch * p.headsQ) / p.group;
-  if (bhkv === 1 || p.L * p.S < 256 * 256) return [{ b: -1, h0: 0, heads: p.batch * p.headsQ }];
+  // One chunk for everything when a head is small, or when a head has too few query blocks to keep the
+  // threads busy on its own (a decode step: L = 1 against a long cache).
+  const tasksPerChunk = p.group * Math.ceil(p.L / p.blockRows);
+  if (bhkv === 1 || p.L * p.S < 256 * 256 || tasksPerChunk < 8)
+    return [{ b: -1, h0: 0, heads: p.batch * p.headsQ }];
   const chunks: Chunk[] = [];
   for (let b = 0; b < p.batch; b++) {
     for (let h0 = 0; h0 < p.headsQ; h0 += p.group) chunks.push({ b, h0, heads: p.group });
