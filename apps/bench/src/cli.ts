@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { initBackend, initThreads, threadCount } from '@lab/tensor';
 import { discoverSuites, repoRoot } from './discover.js';
 import { compareReports, type Environment, formatMs, type Report, writeReport } from './report.js';
-import { runCase, type SuiteResult } from './runner.js';
+import { runSuite, type SuiteResult } from './runner.js';
 
 const { values } = parseArgs({
   options: {
@@ -130,34 +130,22 @@ const results: SuiteResult[] = [];
 const opts = { quick: values.quick, backend };
 let failures = 0;
 for (const [index, { packageName, suite }] of selected.entries()) {
-  const started = performance.now();
-  const cases = await suite.cases(opts);
-  const result: SuiteResult = {
-    id: suite.id,
-    packageName,
-    title: suite.title,
-    description: suite.description,
-    charts: suite.charts,
-    cases: [],
-    seconds: 0,
-  };
-  for (const [ci, benchCase] of cases.entries()) {
-    const head = `${bar(index, selected.length)} ${suite.id} › ${benchCase.name} (${ci + 1}/${cases.length})`;
-    progress(head);
-    const caseResult = await runCase(suite.id, benchCase, {
-      ...opts,
-      onProgress: (p) => progress(`${head} › ${p.variant} #${p.sample}`),
-    });
-    result.cases.push(caseResult);
-    const errors = [caseResult.error, ...caseResult.variants.map((v) => v.error)].filter(Boolean);
-    if (errors.length > 0) {
-      failures++;
-      log(`  ✗ ${suite.id} › ${benchCase.name}: ${errors.join('; ')}`);
-    } else if (!tty) {
-      log(`  ✓ ${suite.id} › ${benchCase.name}`);
-    }
-  }
-  result.seconds = (performance.now() - started) / 1000;
+  let head = '';
+  const result = await runSuite(suite, packageName, {
+    ...opts,
+    onCase: ({ caseName, index: ci, count, result: caseResult }) => {
+      head = `${bar(index, selected.length)} ${suite.id} › ${caseName} (${ci + 1}/${count})`;
+      if (!caseResult) return progress(head);
+      const errors = [caseResult.error, ...caseResult.variants.map((v) => v.error)].filter(Boolean);
+      if (errors.length > 0) {
+        failures++;
+        log(`  ✗ ${suite.id} › ${caseName}: ${errors.join('; ')}`);
+      } else if (!tty) {
+        log(`  ✓ ${suite.id} › ${caseName}`);
+      }
+    },
+    onProgress: (p) => progress(`${head} › ${p.variant} #${p.sample}`),
+  });
   results.push(result);
   log(`✓ ${suite.id} (${result.cases.length} cases, ${result.seconds.toFixed(1)} s)`);
 }

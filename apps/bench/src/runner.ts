@@ -40,6 +40,8 @@ export interface RunOptions {
   backend: string;
   /** Called before each sample, for the progress display. */
   onProgress?: (p: { suite: string; caseName: string; variant: string; sample: number }) => void;
+  /** Called before each case starts (index in the suite, case count) and after it ends. */
+  onCase?: (p: { suite: string; caseName: string; index: number; count: number; result?: CaseResult }) => void;
 }
 
 const now = () => performance.now();
@@ -112,5 +114,29 @@ export async function runCase(suiteId: string, benchCase: BenchCase, options: Ru
       result.error ??= describeError(error);
     }
   }
+  return result;
+}
+
+/** Runs every case of a suite (see {@link runCase}). */
+export async function runSuite(suite: BenchSuite, packageName: string, options: RunOptions): Promise<SuiteResult> {
+  const started = performance.now();
+  const cases = await suite.cases({ quick: options.quick, backend: options.backend });
+  const result: SuiteResult = {
+    id: suite.id,
+    packageName,
+    title: suite.title,
+    description: suite.description,
+    charts: suite.charts,
+    cases: [],
+    seconds: 0,
+  };
+  for (const [index, benchCase] of cases.entries()) {
+    const info = { suite: suite.id, caseName: benchCase.name, index, count: cases.length };
+    options.onCase?.(info);
+    const caseResult = await runCase(suite.id, benchCase, options);
+    result.cases.push(caseResult);
+    options.onCase?.({ ...info, result: caseResult });
+  }
+  result.seconds = (performance.now() - started) / 1000;
   return result;
 }

@@ -5,7 +5,7 @@
 /// <reference lib="webworker" />
 import { initBackend, initThreads, threadCount, threadsUnavailableReason } from '@lab/tensor';
 import type { BenchSuite } from '@lab/tooling/bench';
-import { runCase, type SuiteResult } from '../../bench/src/runner.js';
+import { runSuite, type SuiteResult } from '../../bench/src/runner.js';
 
 export type BenchRequest = {
   type: 'run';
@@ -50,26 +50,10 @@ self.addEventListener('message', async (e: MessageEvent<BenchRequest>) => {
     post({ type: 'start', backend, threads: threadCount(), suites: suites.map((s) => s.suite.id) });
     const options = { quick: true, backend };
     for (const [index, { packageName, suite }] of suites.entries()) {
-      const started = performance.now();
-      const cases = await suite.cases(options);
-      const result: SuiteResult = {
-        id: suite.id,
-        packageName,
-        title: suite.title,
-        description: suite.description,
-        charts: suite.charts,
-        cases: [],
-        seconds: 0,
-      };
-      for (const benchCase of cases) {
-        result.cases.push(
-          await runCase(suite.id, benchCase, {
-            ...options,
-            onProgress: (p) => post({ type: 'progress', ...p, done: index, total: suites.length }),
-          }),
-        );
-      }
-      result.seconds = (performance.now() - started) / 1000;
+      const result = await runSuite(suite, packageName, {
+        ...options,
+        onProgress: (p) => post({ type: 'progress', ...p, done: index, total: suites.length }),
+      });
       post({ type: 'suite', result });
     }
     post({ type: 'done' });
