@@ -139,4 +139,25 @@ describe('demo site in headless Chromium', () => {
       await page.close();
     }, 200_000);
   }
+
+  it('attention: the flash-vs-composite chart is measured in a Web Worker and completes', async () => {
+    const { page, errors } = await open('#/attention');
+    await page.waitForSelector('body[data-ready="attention"]', { timeout: 120_000 });
+    await page.waitForFunction(() => document.body.textContent?.includes('less peak memory'), undefined, {
+      timeout: 180_000,
+    });
+    expect(await page.locator('text=/At L = 1024: flash/').count()).toBe(1);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 200_000);
+
+  it('diffusion: the MLP denoiser trains in a Web Worker and then samples on the page', async () => {
+    const { page, errors } = await open('#/diffusion');
+    await page.waitForSelector('body[data-ready="diffusion"]', { timeout: 120_000 });
+    await page.getByRole('button', { name: /Train MLP denoiser/ }).click();
+    await page.waitForFunction(() => document.body.textContent?.includes('trained MLP ·'), undefined, { timeout: 180_000 });
+    await page.screenshot({ path: join(shotsDir, 'diffusion-trained.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 200_000);
 });

@@ -6,14 +6,14 @@ import {
   bigBirdMask,
   compileAttentionKernels,
   flashAttention,
-  flashKernelMemory,
   longformerMask,
-  scaledDotProductAttention,
   slidingWindowMask,
   stridedMask,
 } from '@lab/attention';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
+import type { BenchPoint, MeasureEvent, MeasureRequest } from '../workers/attention-measure.worker.js';
+import { absoluteWasmPaths } from '../workers/urls.js';
 
 const L = 64;
 const D = 16;
@@ -145,13 +145,6 @@ function drawMatrix(
   ctx.fillText('key position j', margin + (L * cell) / 2 - 30, canvas.height - 16);
 }
 
-interface BenchPoint {
-  L: number;
-  flashMs: number;
-  compositeMs: number;
-  flashBytes: number;
-  compositeBytes: number;
-}
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -239,40 +232,7 @@ function drawChart(svg: SVGSVGElement, points: BenchPoint[], which: 'time' | 'me
   });
 }
 
-const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-let cancelled = false;
-
-async function measure(Lb: number): Promise<BenchPoint> {
-  const H = 4;
-  const Db = 32;
-  const [q, k, v] = [1, 2, 3].map((s) => tf.tensor4d(normals(H * Lb * Db, s), [1, H, Lb, Db]));
-  const time = async (f: () => tf.Tensor) => {
-    tf.dispose(f()); // warm-up
-    await tick();
-    const t0 = performance.now();
-    tf.dispose(f());
-    return performance.now() - t0;
-  };
-  const flash = () => flashAttention(q!, k!, v!, { causal: true });
-  const composite = () => scaledDotProductAttention(q!, k!, v!, { causal: true });
-  const flashMs = await time(flash);
-  const compositeMs = await time(composite);
-  // tfjs's peak plus, for flash, the peak of its kernels' WebAssembly memory (tiles, copies of q, k, v, out).
-  const peak = async (f: () => tf.Tensor) => {
-    flashKernelMemory.resetPeak();
-    const before = flashKernelMemory.peakBytes;
-    const info = await tf.profile(() => {
-      tf.dispose(f());
-      return [];
-    });
-    return info.peakBytes + Math.max(0, flashKernelMemory.peakBytes - before);
-  };
-  const flashBytes = await peak(flash);
-  const compositeBytes = await peak(composite);
-  tf.dispose([q!, k!, v!]);
-  return { L: Lb, flashMs, compositeMs, flashBytes, compositeBytes };
-}
+let worker: Worker | undefined;
 
 export const page: DemoPage = {
   id: 'attention',
@@ -282,7 +242,6 @@ export const page: DemoPage = {
   references:
     'Vaswani et al. 2017; Dao et al. 2022, 2023; Child et al. 2019; Beltagy et al. 2020; Zaheer et al. 2020',
   async mount(root: HTMLElement) {
-    cancelled = false;
     await compileAttentionKernels(); // in case this page is loaded after initBackend
     root.innerHTML = '';
     const intro = document.createElement('p');
@@ -360,23 +319,30 @@ export const page: DemoPage = {
     const status = document.createElement('p');
     root.append(status);
 
-    // The chart fills in the background, one length at a time, yielding between runs.
+    // The chart fills in as a Web Worker measures one length after another (the page stays responsive).
     const lengths = [128, 256, 512, 1024];
     const points: BenchPoint[] = [];
-    void (async () => {
-      for (const Lb of lengths) {
-        if (cancelled) return;
-        status.textContent = `measuring L = ${Lb} …`;
-        await tick();
-        points.push(await measure(Lb));
+    worker?.terminate();
+    worker = new Worker(new URL('../workers/attention-measure.worker.ts', import.meta.url), { type: 'module' });
+    worker.addEventListener('message', (e: MessageEvent<MeasureEvent>) => {
+      const ev = e.data;
+      if (ev.type === 'measuring') status.textContent = `measuring L = ${ev.L} in a Web Worker …`;
+      else if (ev.type === 'error') status.textContent = `measurement failed: ${ev.message}`;
+      else {
+        points.push(ev.point);
         drawChart(timeSvg, points, 'time', lengths);
         drawChart(memSvg, points, 'memory', lengths);
+        if (points.length === lengths.length) {
+          const last = ev.point;
+          status.textContent = `At L = ${last.L}: flash ${(last.compositeMs / last.flashMs).toFixed(1)}× faster, ${(last.compositeBytes / last.flashBytes).toFixed(1)}× less peak memory.`;
+        }
       }
-      const last = points.at(-1)!;
-      status.textContent = `At L = ${last.L}: flash ${(last.compositeMs / last.flashMs).toFixed(1)}× faster, ${(last.compositeBytes / last.flashBytes).toFixed(1)}× less peak memory.`;
-    })();
+    });
+    const request: MeasureRequest = { wasmPaths: absoluteWasmPaths(), lengths };
+    worker.postMessage(request);
   },
   unmount() {
-    cancelled = true;
+    worker?.terminate();
+    worker = undefined;
   },
 };

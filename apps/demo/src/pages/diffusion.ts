@@ -18,12 +18,14 @@ import {
   sampleDpmpp2mSde,
   sampleEulerAncestral,
   sampleLms,
-  toyData,
-  trainDenoiser,
 } from '@lab/diffusion';
 import { createRng } from '@lab/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
+import type { TrainEvent, TrainRequest } from '../workers/diffusion-train.worker.js';
+import { absoluteWasmPaths } from '../workers/urls.js';
+
+let trainer: Worker | undefined;
 
 const SNIPPET = `import { edmSampler, gaussianMixtureDenoiser, karrasSigmas, sampleDpmpp2m } from '@lab/diffusion';
 
@@ -277,35 +279,51 @@ export const page: DemoPage = {
       c.addEventListener('input', () => void render());
       c.addEventListener('change', () => void render());
     }
-    trainButton.addEventListener('click', async () => {
+    trainButton.addEventListener('click', () => {
       trainButton.disabled = true;
-      const rng = createRng(3);
-      const f = formulation('edm');
-      trained?.model.dispose();
-      const model = createMlpDenoiser({ dim: 2, hidden: 64, blocks: 1, rng });
-      const data = toyData(toy.value as 'moons' | 'mixture' | 'swiss-roll', 2048, createRng(4));
-      // Train in chunks so the page stays responsive.
-      for (let chunk = 0; chunk < 8 && !disposed; chunk++) {
-        const losses = trainDenoiser(f, model, data, {
-          steps: 50,
-          batchSize: 256,
-          learningRate: 8e-3,
-          schedule: 'constant',
-          rng,
-        });
-        status.textContent = `training: step ${(chunk + 1) * 50}/400, loss ${losses[losses.length - 1]!.toFixed(3)}`;
-        await new Promise((r) => setTimeout(r, 0));
-      }
-      trained = { model, form: f, data: data.dataSync() as Float32Array };
-      data.dispose();
-      source.value = 'trained';
-      trainButton.disabled = false;
-      await render();
+      status.textContent = 'training in a Web Worker …';
+      trainer?.terminate();
+      trainer = new Worker(new URL('../workers/diffusion-train.worker.ts', import.meta.url), { type: 'module' });
+      const request: TrainRequest = {
+        wasmPaths: absoluteWasmPaths(),
+        toy: toy.value as TrainRequest['toy'],
+        hidden: 64,
+        blocks: 1,
+        chunks: 8,
+        stepsPerChunk: 50,
+      };
+      trainer.addEventListener('message', async (e: MessageEvent<TrainEvent>) => {
+        const ev = e.data;
+        if (ev.type === 'progress') {
+          status.textContent = `training in a Web Worker: step ${ev.step}/${ev.total}, loss ${ev.loss.toFixed(3)}`;
+        } else if (ev.type === 'error') {
+          status.textContent = `training failed: ${ev.message}`;
+          trainButton.disabled = false;
+        } else {
+          // The same architecture and seed as in the worker, then the trained weights.
+          trained?.model.dispose();
+          const model = createMlpDenoiser({ dim: 2, hidden: request.hidden, blocks: request.blocks, rng: createRng(3) });
+          model.variables.forEach((v, i) => {
+            const w = tf.tensor(ev.weights[i]!, v.shape);
+            v.assign(w);
+            w.dispose();
+          });
+          trained = { model, form: formulation('edm'), data: ev.data };
+          trainer?.terminate();
+          trainer = undefined;
+          source.value = 'trained';
+          trainButton.disabled = false;
+          await render();
+        }
+      });
+      trainer.postMessage(request);
     });
     await render();
   },
   unmount() {
     disposed = true;
+    trainer?.terminate();
+    trainer = undefined;
     trained?.model.dispose();
     trained = null;
   },
