@@ -160,21 +160,6 @@ const flashBackward = defineSuite({
   ],
 });
 
-/**
- * Whether functions' source text carries a bundler's `__name(...)` helper (tsx / esbuild keepNames): the
- * worker pool sends its worker function as source text, where that helper is undefined, so the pool cannot
- * start here. (A fix belongs in @lab/tensor's pool; until then the thread suite runs on one thread.)
- */
-function sourceTextHasHelpers(): boolean {
-  const probe = () => {
-    function inner() {
-      return 1;
-    }
-    return inner;
-  };
-  return probe.toString().includes('__name');
-}
-
 const flashThreads = defineSuite({
   id: 'attention/flash-threads',
   title: 'FlashAttention kernels on one thread vs the worker pool',
@@ -198,7 +183,7 @@ const flashThreads = defineSuite({
         params: { L, backward },
         setup: async () => {
           x = makeInputs(H, L, 64);
-          if (!threadsUnavailableReason() && !sourceTextHasHelpers()) threads = await initThreads();
+          if (!threadsUnavailableReason()) threads = await initThreads();
         },
         teardown: async () => {
           tf.dispose(x ? [x.q, x.k, x.v] : []);

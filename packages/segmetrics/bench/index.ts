@@ -55,19 +55,6 @@ function maxDiff(a: Float64Array, b: Float64Array): number {
   return m;
 }
 
-/**
- * Whether the worker pool can start here. Under a loader that keeps function names (tsx / esbuild keepNames),
- * functions are wrapped in `__name(...)`, which @lab/tensor's worker source (a function's toString) does not
- * define, and the worker dies on start; the 2-thread cases are then left out instead of crashing the run.
- */
-function workersLikelyWork(): boolean {
-  const probe = () => {
-    const named = () => 1;
-    return named;
-  };
-  return !probe.toString().includes('__name');
-}
-
 function confusionCases(quick: boolean): BenchCase[] {
   const sizes = quick
     ? [{ batch: 1, height: 128, width: 256 }]
@@ -77,7 +64,7 @@ function confusionCases(quick: boolean): BenchCase[] {
       ];
   const cases: BenchCase[] = [];
   for (const size of sizes) {
-    for (const threads of quick || !workersLikelyWork() ? [1] : [1, 2]) {
+    for (const threads of quick ? [1] : [1, 2]) {
       const pixels = size.batch * size.height * size.width;
       const work = { amount: pixels, unit: 'pixel' };
       let scene: { target: Uint8Array; pred: Uint8Array } | undefined;
