@@ -2,10 +2,11 @@
  * Writes a bench report's summary into the README (between the bench-summary markers) and copies its charts
  * to docs/bench/:  node --conditions=source --import tsx src/readme.ts <report.json>
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { repoRoot } from './discover.js';
-import { formatMs, formatNumber, formatThroughput, type Report } from './report.js';
+import { formatMs, formatNumber, formatThroughput, type Report, writeReport } from './report.js';
 
 const file = process.argv[2];
 if (!file) {
@@ -20,9 +21,10 @@ const stamp = basename(file, '.json');
 const docs = join(root, 'docs', 'bench');
 rmSync(docs, { recursive: true, force: true });
 mkdirSync(docs, { recursive: true });
-const svgDir = join(dirname(file), stamp);
-const charts = existsSync(svgDir) ? readdirSync(svgDir).filter((f) => f.endsWith('.svg')).sort() : [];
-for (const svg of charts) copyFileSync(join(svgDir, svg), join(docs, svg));
+// Charts are drawn again from the report's data, with the current chart code.
+const rendered = writeReport(report, mkdtempSync(join(tmpdir(), 'lab-readme-')), stamp);
+const charts = rendered.svgs.map((f) => basename(f)).sort();
+for (const svg of rendered.svgs) copyFileSync(svg, join(docs, basename(svg)));
 
 const lines: string[] = [
   `Latest full run: ${env.date.slice(0, 10)}, ${env.runtime}, ${env.cpuModel} × ${env.cpuCount}, backend ${env.backend}, ` +

@@ -23,16 +23,20 @@ function escapeXml(text: string): string {
 function formatTick(v: number): string {
   const a = Math.abs(v);
   if (a === 0) return '0';
+  if (Number.isInteger(v) && a < 1e6) return String(v);
   if (a >= 1e4 || a < 1e-2) return v.toExponential(0).replace('e+', 'e');
   return Number(v.toPrecision(3)).toString();
 }
 
-function ticks(lo: number, hi: number, log: boolean): number[] {
+function ticks(lo: number, hi: number, log: boolean, data: readonly number[] = []): number[] {
   if (log) {
     const out: number[] = [];
     for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
     const inside = out.filter((t) => t >= lo / 1.0001 && t <= hi * 1.0001);
-    return inside.length >= 2 ? inside : [lo, hi];
+    if (inside.length >= 2) return inside;
+    // Less than a decade between ticks: label the data's own values (sequence lengths 512 … 4096, ...).
+    const distinct = [...new Set(data)].sort((a, b) => a - b);
+    return distinct.length >= 2 && distinct.length <= 10 ? distinct : [lo, hi];
   }
   const span = hi - lo || Math.abs(hi) || 1;
   const step = 10 ** Math.floor(Math.log10(span / 4));
@@ -66,12 +70,12 @@ export function lineChart(spec: ChartSpec): string {
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${m.left}" y="22" font-size="14" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];
-  for (const t of ticks(x0, x1, !!spec.logX)) {
+  for (const t of ticks(x0, x1, !!spec.logX, xs)) {
     const x = sx(t).toFixed(1);
     parts.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${height - m.bottom}" stroke="#eee"/>`);
     parts.push(`<text x="${x}" y="${height - m.bottom + 16}" text-anchor="middle">${formatTick(t)}</text>`);
   }
-  for (const t of ticks(y0, y1, !!spec.logY)) {
+  for (const t of ticks(y0, y1, !!spec.logY, ys)) {
     const y = sy(t).toFixed(1);
     parts.push(`<line x1="${m.left}" y1="${y}" x2="${width - m.right}" y2="${y}" stroke="#eee"/>`);
     parts.push(`<text x="${m.left - 6}" y="${Number(y) + 4}" text-anchor="end">${formatTick(t)}</text>`);
