@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { BenchChart } from '@lab/tooling/bench';
+import { formatMs, formatNumber, formatThroughput } from './format.js';
 import type { SuiteResult } from './runner.js';
 import { type ChartSpec, lineChart, type Series } from './svg.js';
 
@@ -23,31 +24,6 @@ export interface Report {
   schema: 'lab-bench/1';
   environment: Environment;
   suites: SuiteResult[];
-}
-
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '–';
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-  if (ms >= 10) return `${ms.toFixed(1)} ms`;
-  if (ms >= 0.1) return `${ms.toFixed(2)} ms`;
-  return `${(ms * 1000).toFixed(1)} µs`;
-}
-
-export function formatNumber(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(2);
-  return Number(v.toPrecision(4)).toString();
-}
-
-export function formatThroughput(value: number, unit: string): string {
-  const prefixes: [number, string][] = [
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
-  ];
-  for (const [scale, p] of prefixes) if (value >= scale) return `${(value / scale).toFixed(2)} ${p}${unit}`;
-  return `${value.toFixed(2)} ${unit}`;
 }
 
 function chartSeries(suite: SuiteResult, chart: BenchChart): Series[] {
@@ -80,6 +56,8 @@ function yLabel(suite: SuiteResult, chart: BenchChart): string {
   }
   return chart.y;
 }
+
+export { formatMs, formatNumber, formatThroughput } from './format.js';
 
 export function writeReport(report: Report, outDir: string, stamp: string): { json: string; md: string; svgs: string[] } {
   mkdirSync(outDir, { recursive: true });

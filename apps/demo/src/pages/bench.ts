@@ -2,17 +2,11 @@
  * The benchmark page: the bench app's quick suites, run in a Web Worker in this browser, with the same
  * harness as `pnpm bench` (alternating variants, paired speed-up ratios against the baseline).
  */
+import { formatMs } from '../../../bench/src/format.js';
 import type { SuiteResult } from '../../../bench/src/runner.js';
 import type { BenchEvent, BenchRequest } from '../bench.worker.js';
 import { wasmPaths } from '../wasm-paths.js';
 import type { DemoPage } from '../page.js';
-
-function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '–';
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-  if (ms >= 1) return `${ms.toFixed(1)} ms`;
-  return `${(ms * 1000).toFixed(0)} µs`;
-}
 
 /** Horizontal bars of the speed-up of every non-baseline variant (log scale, 1× marked). */
 function drawSpeedups(svg: SVGSVGElement, results: SuiteResult[]): void {
