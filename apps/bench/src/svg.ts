@@ -66,7 +66,8 @@ export function lineChart(spec: ChartSpec): string {
   const sx = (v: number) => m.left + ((tx(v) - tx(x0)) / (tx(x1) - tx(x0))) * (width - m.left - m.right);
   const sy = (v: number) => height - m.bottom - ((ty(v) - ty(y0)) / (ty(y1) - ty(y0))) * (height - m.top - m.bottom);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${escapeXml(spec.title)}: ${escapeXml(spec.yLabel)} against ${escapeXml(spec.xLabel)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${m.left}" y="22" font-size="14" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];
