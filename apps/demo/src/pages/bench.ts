@@ -5,7 +5,7 @@
 import { formatMs } from '../../../bench/src/format.js';
 import type { SuiteResult } from '../../../bench/src/runner.js';
 import type { BenchEvent, BenchRequest } from '../bench.worker.js';
-import { wasmPaths } from '../wasm-paths.js';
+import { absoluteWasmPaths } from '../workers/urls.js';
 import type { DemoPage } from '../page.js';
 
 /** Horizontal bars of the speed-up of every non-baseline variant (log scale, 1× marked). */
@@ -130,9 +130,7 @@ export const page: DemoPage = {
       });
       const request: BenchRequest = {
         type: 'run',
-        wasmPaths: Object.fromEntries(
-          Object.entries(wasmPaths).map(([k, v]) => [k, new URL(v, location.href).href]),
-        ),
+        wasmPaths: absoluteWasmPaths(),
         threads: Number(threads.value),
         filter: filter.value,
       };
