@@ -26,3 +26,22 @@ export { causalConv, causalConvHost, fftInPlace } from './fft.js';
 export { type S4DInit, s4dInitA } from './s4d.js';
 export { S4D, type S4DConfig, type S4DState } from './s4d-layer.js';
 export { type ComplexArray, type NplrForm, nplrLegS, s4NplrKernel } from './nplr.js';
+export {
+  type DplrChannel,
+  dplrDiscreteHost,
+  dplrRealForm,
+  type S4NplrHostParams,
+  type S4NplrLegSInitOptions,
+  s4NplrLegSInit,
+} from './nplr.js';
+export {
+  irfft,
+  type S4KernelOptions,
+  type S4KernelParams,
+  s4Kernel,
+  s4NplrDense,
+  s4NplrDenseHost,
+  s4NplrParamsFromHost,
+  s4NplrParamsToHost,
+} from './s4-kernel.js';
+export { S4, type S4Config, type S4ForwardOptions, type S4State } from './s4-layer.js';

@@ -5,10 +5,10 @@
  * kernel R = (g(ω) − Λ)⁻¹ at the roots of unity, then K = iFFT(K̂). Float64 on the host (a reference
  * implementation; the trainable path is the S4D kernel).
  */
-import { assertNumber, assertPositiveInteger, ShapeError } from '@lab/tensor';
+import { assertNumber, assertPositiveInteger, ShapeError, ValueError } from '@lab/tensor';
 import { fftInPlace } from './fft.js';
 import { discretizeHost, hippoHost } from './hippo.js';
-import { eighSymmetric64, matmul64 } from './linalg.js';
+import { eighSymmetric64, eye64, matmul64, solve64 } from './linalg.js';
 
 /** Complex vectors and matrices as separate real and imaginary Float64Arrays. */
 export interface ComplexArray {
@@ -187,3 +187,249 @@ export function s4NplrKernel(C: Float64Array, dt: number, L: number, nplr: NplrF
   return K;
 }
 
+
+/**
+ * The diagonal-plus-low-rank (DPLR) parameters of one or more S4 SSMs in the eigenbasis of the normal part,
+ * keeping one member of each conjugate pair (Gu et al. 2022, S4, Section 3.3; state-spaces/s4 `SSKernelNPLR`
+ * storage): per channel h and mode n < M = N/2, Ã = Λ − p p* over the full conjugate-closed set of N modes.
+ * Complex values are (re, im) pairs in the last axis. `C` holds C̃ = C (I − Ā^L) for the kernel length L.
+ */
+export interface S4NplrHostParams {
+  H: number;
+  /** N, the real state size (M = N/2 complex modes). */
+  N: number;
+  /** log Δ [H]. */
+  logDt: Float32Array;
+  /** log(−Re Λ) [H, M]. */
+  logLambdaReal: Float32Array;
+  /** Im Λ [H, M]. */
+  LambdaImag: Float32Array;
+  /** p = V* P [H, M, 2]. */
+  P: Float32Array;
+  /** b = V* B [H, M, 2]. */
+  B: Float32Array;
+  /** C̃ V [H, M, 2] (C̃ = C (I − Ā^L)). */
+  C: Float32Array;
+}
+
+/** One channel's DPLR parameters in float64: λ, p, b, c over the M kept modes, and Δ. */
+export interface DplrChannel {
+  M: number;
+  dt: number;
+  lambda: ComplexArray;
+  p: ComplexArray;
+  b: ComplexArray;
+  c: ComplexArray;
+}
+
+/**
+ * The real form of a conjugate-closed DPLR SSM (state x over the N modes with x_{n'} = conj(x_n), kept as the
+ * M = N/2 complex values, interleaved (re, im) into a real N-vector z): dz/dt = A z + B u, y = C z with
+ *   A = blockdiag([[Re λ, −Im λ], [Im λ, Re λ]]) − u wᵀ,  u = (Re p, Im p),  w = 2 (Re p, Im p),
+ *   B = (Re b, Im b),  C = 2 (Re c, −Im c)
+ * (the rank-1 term p (p* x) summed over both members of each pair is p · 2 Re Σ conj(p_m) x_m).
+ * Returns A [N, N] row-major, B [N] and the output row C [N] (from whatever c holds).
+ */
+export function dplrRealForm(ch: DplrChannel): { A: Float64Array; B: Float64Array; C: Float64Array } {
+  const { M, lambda, p, b, c } = ch;
+  const N = 2 * M;
+  const A = new Float64Array(N * N);
+  const B = new Float64Array(N);
+  const C = new Float64Array(N);
+  for (let n = 0; n < M; n++) {
+    A[2 * n * N + 2 * n] = lambda.re[n]!;
+    A[2 * n * N + 2 * n + 1] = -lambda.im[n]!;
+    A[(2 * n + 1) * N + 2 * n] = lambda.im[n]!;
+    A[(2 * n + 1) * N + 2 * n + 1] = lambda.re[n]!;
+    B[2 * n] = b.re[n]!;
+    B[2 * n + 1] = b.im[n]!;
+    C[2 * n] = 2 * c.re[n]!;
+    C[2 * n + 1] = -2 * c.im[n]!;
+  }
+  for (let i = 0; i < N; i++) {
+    const ui = i % 2 === 0 ? p.re[i >> 1]! : p.im[i >> 1]!;
+    for (let j = 0; j < N; j++) {
+      const wj = 2 * (j % 2 === 0 ? p.re[j >> 1]! : p.im[j >> 1]!);
+      A[i * N + j]! -= ui * wj;
+    }
+  }
+  return { A, B, C };
+}
+
+/** Ā^e by repeated squaring ([n, n] row-major). */
+export function matrixPower64(a: Float64Array, n: number, e: number): Float64Array {
+  let power = eye64(n);
+  let base = a;
+  for (let k = e; k > 0; k >>= 1) {
+    if (k & 1) power = matmul64(power, base, n);
+    if (k > 1) base = matmul64(base, base, n);
+  }
+  return power;
+}
+
+/**
+ * The dense bilinear discretization of one DPLR channel in real form (Gu et al. 2022, S4, eq. 3):
+ * Ā = (I − Δ/2 A)⁻¹ (I + Δ/2 A), B̄ = Δ (I − Δ/2 A)⁻¹ B, and the output row. With `tildeL`, c holds
+ * C̃ = C (I − Ā^L) and the true row C = C̃ (I − Ā^L)⁻¹ is returned (state-spaces/s4 `_setup_step`).
+ * dA [N, N] row-major, dB [N], C [N], all float64.
+ */
+export function dplrDiscreteHost(ch: DplrChannel, tildeL?: number): { dA: Float64Array; dB: Float64Array; C: Float64Array } {
+  const N = 2 * ch.M;
+  const { A, B, C } = dplrRealForm(ch);
+  const minus = eye64(N);
+  const plus = eye64(N);
+  for (let i = 0; i < N * N; i++) {
+    minus[i]! -= 0.5 * ch.dt * A[i]!;
+    plus[i]! += 0.5 * ch.dt * A[i]!;
+  }
+  const dA = solve64(minus, plus, N, N, 'ssm.dplrDiscreteHost');
+  const dB = solve64(minus, B.map((v) => ch.dt * v), N, 1, 'ssm.dplrDiscreteHost');
+  if (tildeL === undefined) return { dA, dB, C };
+  // C (I − Ā^L) = C̃  ⇔  (I − Ā^L)ᵀ Cᵀ = C̃ᵀ
+  const power = matrixPower64(dA, N, tildeL);
+  const mT = new Float64Array(N * N);
+  for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) mT[j * N + i] = (i === j ? 1 : 0) - power[i * N + j]!;
+  return { dA, dB, C: solve64(mT, C, N, 1, 'ssm.dplrDiscreteHost') };
+}
+
+/** C̃ = C (I − Ā^L) for one channel, with c the true output row in complex form; returns C̃ in complex form. */
+function tildeFromC(ch: DplrChannel, L: number): ComplexArray {
+  const { dA, C } = dplrDiscreteHost(ch);
+  const N = 2 * ch.M;
+  const power = matrixPower64(dA, N, L);
+  const out: ComplexArray = { re: new Float64Array(ch.M), im: new Float64Array(ch.M) };
+  for (let j = 0; j < N; j++) {
+    let s = C[j]!;
+    for (let i = 0; i < N; i++) s -= C[i]! * power[i * N + j]!;
+    // real row (2 Re c, −2 Im c) ↔ complex c
+    if (j % 2 === 0) out.re[j >> 1] = s / 2;
+    else out.im[j >> 1] = -s / 2;
+  }
+  return out;
+}
+
+/** Reads channel h of host parameters into float64 (C as stored: C̃). */
+export function dplrChannel(params: S4NplrHostParams, h: number): DplrChannel {
+  const M = params.N / 2;
+  const ch: DplrChannel = {
+    M,
+    dt: Math.exp(params.logDt[h]!),
+    lambda: { re: new Float64Array(M), im: new Float64Array(M) },
+    p: { re: new Float64Array(M), im: new Float64Array(M) },
+    b: { re: new Float64Array(M), im: new Float64Array(M) },
+    c: { re: new Float64Array(M), im: new Float64Array(M) },
+  };
+  for (let n = 0; n < M; n++) {
+    const i = h * M + n;
+    ch.lambda.re[n] = -Math.exp(params.logLambdaReal[i]!);
+    ch.lambda.im[n] = params.LambdaImag[i]!;
+    ch.p.re[n] = params.P[2 * i]!;
+    ch.p.im[n] = params.P[2 * i + 1]!;
+    ch.b.re[n] = params.B[2 * i]!;
+    ch.b.im[n] = params.B[2 * i + 1]!;
+    ch.c.re[n] = params.C[2 * i]!;
+    ch.c.im[n] = params.C[2 * i + 1]!;
+  }
+  return ch;
+}
+
+/** Options of {@link s4NplrLegSInit}. */
+export interface S4NplrLegSInitOptions {
+  /** H, the number of channels. */
+  H: number;
+  /** N, the (even) state size. */
+  N: number;
+  /** The kernel length L that C̃ = C (I − Ā^L) is set up for. */
+  L: number;
+  /** Δ per channel (length H). */
+  dt: ArrayLike<number>;
+  /**
+   * The output rows: either `C` real in the original HiPPO basis [H, N] (so the kernel equals
+   * {@link s4NplrKernel}), or `CV` complex in the diagonal basis [H, N/2, 2] (s4's random C).
+   */
+  C?: ArrayLike<number>;
+  CV?: ArrayLike<number>;
+}
+
+/**
+ * The S4 "legs" initialization (Gu et al. 2022, S4, Section 3.4; state-spaces/s4 `nplr('legs', N)` with one
+ * member of each conjugate pair, the one with Im λ > 0): Λ = −½ + iω, p = V* P, b = V* B, c = C V, and C̃ =
+ * C (I − Ā^L) from the dense bilinear Ā of the DPLR form (as s4 `_setup_C`), per channel with its own Δ.
+ */
+export function s4NplrLegSInit(options: S4NplrLegSInitOptions): S4NplrHostParams {
+  const fn = 'ssm.s4NplrLegSInit';
+  const { H, N, L, dt, C, CV } = options;
+  assertPositiveInteger(fn, 'options.H', H);
+  assertPositiveInteger(fn, 'options.N', N);
+  assertPositiveInteger(fn, 'options.L', L);
+  if (N % 2 !== 0) throw new ShapeError(`${fn}: options.N must be even (conjugate pairs), got ${N}`);
+  if (dt.length !== H) throw new ShapeError(`${fn}: options.dt must have length H = ${H}, got ${dt.length}`);
+  for (let h = 0; h < H; h++) assertNumber(fn, `options.dt[${h}]`, dt[h], { exclusiveMin: 0 });
+  if ((C === undefined) === (CV === undefined)) throw new ValueError(`${fn}: give exactly one of options.C and options.CV`);
+  const M = N / 2;
+  if (C !== undefined && C.length !== H * N) throw new ShapeError(`${fn}: options.C must have H·N = ${H * N} values [H, N], got ${C.length}`);
+  if (CV !== undefined && CV.length !== H * M * 2) {
+    throw new ShapeError(`${fn}: options.CV must have H·N = ${H * M * 2} values [H, N/2, 2], got ${CV.length}`);
+  }
+  const nplr = nplrLegS(N);
+  // Λ is sorted by ω: the last M have ω > 0.
+  const keep = Array.from({ length: M }, (_, n) => M + n);
+  const bV = adjointTimes(nplr.V, nplr.B, N);
+  const pV = adjointTimes(nplr.V, nplr.P, N);
+  const out: S4NplrHostParams = {
+    H,
+    N,
+    logDt: new Float32Array(H),
+    logLambdaReal: new Float32Array(H * M),
+    LambdaImag: new Float32Array(H * M),
+    P: new Float32Array(H * M * 2),
+    B: new Float32Array(H * M * 2),
+    C: new Float32Array(H * M * 2),
+  };
+  for (let h = 0; h < H; h++) {
+    const ch: DplrChannel = {
+      M,
+      dt: dt[h]!,
+      lambda: { re: new Float64Array(M), im: new Float64Array(M) },
+      p: { re: new Float64Array(M), im: new Float64Array(M) },
+      b: { re: new Float64Array(M), im: new Float64Array(M) },
+      c: { re: new Float64Array(M), im: new Float64Array(M) },
+    };
+    keep.forEach((k, n) => {
+      ch.lambda.re[n] = nplr.Lambda.re[k]!;
+      ch.lambda.im[n] = nplr.Lambda.im[k]!;
+      ch.p.re[n] = pV.re[k]!;
+      ch.p.im[n] = pV.im[k]!;
+      ch.b.re[n] = bV.re[k]!;
+      ch.b.im[n] = bV.im[k]!;
+      if (C !== undefined) {
+        // c_n = C v_n (C real)
+        let re = 0;
+        let im = 0;
+        for (let i = 0; i < N; i++) {
+          re += C[h * N + i]! * nplr.V.re[i * N + k]!;
+          im += C[h * N + i]! * nplr.V.im[i * N + k]!;
+        }
+        ch.c.re[n] = re;
+        ch.c.im[n] = im;
+      } else {
+        ch.c.re[n] = CV![2 * (h * M + n)]!;
+        ch.c.im[n] = CV![2 * (h * M + n) + 1]!;
+      }
+    });
+    const tilde = tildeFromC(ch, L);
+    out.logDt[h] = Math.log(ch.dt);
+    for (let n = 0; n < M; n++) {
+      const i = h * M + n;
+      out.logLambdaReal[i] = Math.log(-ch.lambda.re[n]!);
+      out.LambdaImag[i] = ch.lambda.im[n]!;
+      out.P[2 * i] = ch.p.re[n]!;
+      out.P[2 * i + 1] = ch.p.im[n]!;
+      out.B[2 * i] = ch.b.re[n]!;
+      out.B[2 * i + 1] = ch.b.im[n]!;
+      out.C[2 * i] = tilde.re[n]!;
+      out.C[2 * i + 1] = tilde.im[n]!;
+    }
+  }
+  return out;
+}

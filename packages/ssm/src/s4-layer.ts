@@ -1,0 +1,334 @@
+/**
+ * The S4 layer (Gu et al. 2022, "Efficiently Modeling Long Sequences with Structured State Spaces", as
+ * state-spaces/s4 `S4Block` with the `SSKernelNPLR` kernel and HiPPO-LegS initialization):
+ * y = GLU(Conv1x1(GELU(K ∗ u + D·u))), with K the trainable NPLR kernel of {@link s4Kernel}. Convolution mode
+ * runs the FFT convolution (O(L log L)); recurrent mode runs the dense discretized recurrence z_t = Ā z_{t−1} +
+ * B̄ u_t, y_t = C z_t + D u_t (C = C̃ (I − Ā^L)⁻¹, as s4 `_setup_step`). Both carry a state [batch, H, N/2, 2],
+ * so long inputs can be processed in chunks, and the two modes agree.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  assertKnownOptions,
+  assertNumber,
+  assertOneOf,
+  assertPositiveInteger,
+  assertRank,
+  assertShape,
+  type Rng,
+  ShapeError,
+  ValueError,
+} from '@lab/tensor';
+import { causalConv } from './fft.js';
+import { matrixPower64, s4NplrLegSInit } from './nplr.js';
+import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrParamsToHost } from './s4-kernel.js';
+
+export interface S4Config {
+  /** H, the number of channels. */
+  dModel: number;
+  /** N, the (even) state size: N/2 complex modes (default 64). */
+  dState?: number;
+  /** The kernel length C̃ = C (I − Ā^L) is set up for: the longest convolution-mode input (default 1024). */
+  lMax?: number;
+  /** Range of the log-uniform Δ initialization (defaults 0.001, 0.1, as s4). */
+  dtMin?: number;
+  dtMax?: number;
+}
+
+/** The recurrent state of an S4 layer: [batch, H, N/2, 2] (re, im of the kept modes). */
+export type S4State = tf.Tensor4D;
+
+/** Options of {@link S4.forward}. */
+export interface S4ForwardOptions {
+  /** 'conv' (default): FFT convolution; 'recurrent': the dense recurrence step by step. */
+  mode?: 'conv' | 'recurrent';
+  /** The state after a previous chunk. */
+  state?: S4State;
+  /** Also return the state after the last step. */
+  returnState?: boolean;
+}
+
+const NAME = 'ssm.S4';
+
+const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
+
+/** The dense recurrence on the host (float64 computed, float32 stored) with the parameter snapshot it came from. */
+interface DenseCache {
+  key: Float32Array;
+  /** Āᵀ [H, N, N] (transposed, so that z_row · Āᵀ = (Ā z)ᵀ). */
+  dAT: Float32Array;
+  dA64: Float64Array;
+  dB64: Float64Array;
+  C64: Float64Array;
+  dB: Float32Array;
+  C: Float32Array;
+}
+
+export class S4 {
+  readonly dModel: number;
+  readonly dState: number;
+  readonly lMax: number;
+  readonly logDt: tf.Variable;
+  /** log(−Re Λ) [H, N/2]. */
+  readonly logLambdaReal: tf.Variable;
+  /** Im Λ [H, N/2]. */
+  readonly LambdaImag: tf.Variable;
+  /** Rank-1 term p [H, N/2, 2]. */
+  readonly P: tf.Variable;
+  /** B [H, N/2, 2]. */
+  readonly B: tf.Variable;
+  /** C̃ = C (I − Ā^lMax) [H, N/2, 2]. */
+  readonly C: tf.Variable;
+  /** Skip D [H]. */
+  readonly D: tf.Variable;
+  /** Output 1×1 convolution to 2H channels for the GLU: weight [H, 2H] (transposed), bias [2H]. */
+  readonly outWeight: tf.Variable;
+  readonly outBias: tf.Variable;
+  private cache: DenseCache | null = null;
+
+  private constructor(dModel: number, dState: number, lMax: number, params: Record<string, tf.Tensor>) {
+    this.dModel = dModel;
+    this.dState = dState;
+    this.lMax = lMax;
+    const v = (t: tf.Tensor) => {
+      const variable = tf.variable(t, true);
+      t.dispose();
+      return variable;
+    };
+    this.logDt = v(params.logDt!);
+    this.logLambdaReal = v(params.logLambdaReal!);
+    this.LambdaImag = v(params.LambdaImag!);
+    this.P = v(params.P!);
+    this.B = v(params.B!);
+    this.C = v(params.C!);
+    this.D = v(params.D!);
+    this.outWeight = v(params.outWeight!);
+    this.outBias = v(params.outBias!);
+  }
+
+  /**
+   * A new layer initialized as state-spaces/s4 S4 with `init='legs'`: Λ, p, B from the NPLR form of HiPPO-LegS
+   * ({@link s4NplrLegSInit}), log Δ uniform in [log dtMin, log dtMax], C complex normal (variance 1) turned into
+   * C̃ = C (I − Ā^lMax), D normal, the output Conv1d as PyTorch's default (uniform ±1/√H).
+   */
+  static create(config: S4Config, rng: Rng): S4 {
+    const fn = `${NAME}.create`;
+    assertKnownOptions(fn, config as unknown as Record<string, unknown>, ['dModel', 'dState', 'lMax', 'dtMin', 'dtMax']);
+    const { dModel: H, dState: N = 64, lMax = 1024, dtMin = 0.001, dtMax = 0.1 } = config;
+    assertPositiveInteger(fn, 'config.dModel', H);
+    assertPositiveInteger(fn, 'config.dState', N);
+    assertPositiveInteger(fn, 'config.lMax', lMax);
+    if (N % 2 !== 0) throw new ShapeError(`${fn}: config.dState must be even (N/2 complex modes), got ${N}`);
+    assertNumber(fn, 'config.dtMin', dtMin, { exclusiveMin: 0 });
+    assertNumber(fn, 'config.dtMax', dtMax, { min: dtMin });
+    const u = rng.uniformData(H);
+    const dt = Array.from(u, (x) => Math.exp(Math.log(dtMin) + x * (Math.log(dtMax) - Math.log(dtMin))));
+    const CV = rng.normalData(H * N, 0, Math.SQRT1_2);
+    const host = s4NplrLegSInit({ H, N, L: lMax, dt, CV });
+    const M = N / 2;
+    const bound = 1 / Math.sqrt(H);
+    const params = tf.tidy(() => ({
+      logDt: tf.tensor1d(host.logDt),
+      logLambdaReal: tf.tensor2d(host.logLambdaReal, [H, M]),
+      LambdaImag: tf.tensor2d(host.LambdaImag, [H, M]),
+      P: tf.tensor3d(host.P, [H, M, 2]),
+      B: tf.tensor3d(host.B, [H, M, 2]),
+      C: tf.tensor3d(host.C, [H, M, 2]),
+      D: rng.normal([H]),
+      outWeight: rng.uniform([H, 2 * H], -bound, bound),
+      outBias: rng.uniform([2 * H], -bound, bound),
+    }));
+    return new S4(H, N, lMax, params);
+  }
+
+  get variables(): tf.Variable[] {
+    return [this.logDt, this.logLambdaReal, this.LambdaImag, this.P, this.B, this.C, this.D, this.outWeight, this.outBias];
+  }
+
+  /** The kernel parameters (the layer's variables). */
+  get kernelParams(): S4KernelParams {
+    const { logDt, logLambdaReal, LambdaImag, P, B, C } = this;
+    return { logDt, logLambdaReal, LambdaImag, P, B, C };
+  }
+
+  /** The convolution kernel K [H, L] for L ≤ lMax (the length-lMax kernel, truncated, as s4). */
+  kernel(L: number): tf.Tensor2D {
+    const fn = `${NAME}.kernel`;
+    assertPositiveInteger(fn, 'L', L);
+    if (L > this.lMax) throw new ValueError(`${fn}: L must be at most lMax = ${this.lMax}, got ${L}`);
+    return tf.tidy(() => {
+      const K = s4Kernel(this.kernelParams, this.lMax);
+      return L === this.lMax ? K : (tf.slice(K, [0, 0], [-1, L]) as tf.Tensor2D);
+    });
+  }
+
+  /** A zero state [batch, H, N/2, 2]. */
+  initState(batch: number): S4State {
+    assertPositiveInteger(`${NAME}.initState`, 'batch', batch);
+    return tf.zeros([batch, this.dModel, this.dState / 2, 2]) as S4State;
+  }
+
+  /** The dense recurrence for the current parameters (recomputed only when a parameter changed). */
+  private dense(): DenseCache {
+    const host = s4NplrParamsToHost(this.kernelParams);
+    const parts = [host.logDt, host.logLambdaReal, host.LambdaImag, host.P, host.B, host.C];
+    const key = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      key.set(p, offset);
+      offset += p.length;
+    }
+    const old = this.cache;
+    if (old && old.key.length === key.length && old.key.every((v, i) => Object.is(v, key[i]))) return old;
+    const { dA, dB, C } = s4NplrDenseHost(host, this.lMax);
+    const H = this.dModel;
+    const N = this.dState;
+    const dAT = new Float32Array(H * N * N);
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) dAT[h * N * N + j * N + i] = dA[h * N * N + i * N + j]!;
+    }
+    this.cache = { key, dAT, dA64: dA, dB64: dB, C64: C, dB: Float32Array.from(dB), C: Float32Array.from(C) };
+    return this.cache;
+  }
+
+  /** The output stage: GELU, 1×1 convolution to 2H, GLU. y: [batch, H, L] → [batch, H, L]. */
+  private output(y: tf.Tensor): tf.Tensor3D {
+    const [batch, H, L] = y.shape as [number, number, number];
+    const rows = tf.reshape(tf.transpose(gelu(y), [0, 2, 1]), [batch * L, H]);
+    const z = tf.add(tf.matMul(rows, this.outWeight), this.outBias); // [Bt·L, 2H]
+    const [a, b] = tf.split(z, 2, 1) as [tf.Tensor, tf.Tensor];
+    return tf.transpose(tf.reshape(tf.mul(a, tf.sigmoid(b)), [batch, L, H]), [0, 2, 1]) as tf.Tensor3D;
+  }
+
+  /**
+   * The layer on u [batch, H, L] → [batch, H, L]. mode 'conv' (default) uses the FFT convolution (L ≤ lMax per
+   * call; longer inputs go in chunks with `state`); 'recurrent' runs the recurrence step by step (any L).
+   * Gradients reach every variable in convolution mode; the recurrence and the state terms are built from the
+   * float64 dense form, so they pass gradients to u, the state, D and the output stage only.
+   */
+  forward(u: tf.Tensor, options?: S4ForwardOptions & { returnState?: false }): tf.Tensor3D;
+  forward(u: tf.Tensor, options: S4ForwardOptions & { returnState: true }): { y: tf.Tensor3D; state: S4State };
+  forward(u: tf.Tensor, options: S4ForwardOptions = {}): tf.Tensor3D | { y: tf.Tensor3D; state: S4State } {
+    const fn = `${NAME}.forward`;
+    assertKnownOptions(fn, options as Record<string, unknown>, ['mode', 'state', 'returnState']);
+    const mode = options.mode ?? 'conv';
+    assertOneOf(fn, 'options.mode', mode, ['conv', 'recurrent']);
+    assertRank(fn, 'u', u, 3, '[batch, H, L]');
+    const [batch, H, L] = u.shape as [number, number, number];
+    if (H !== this.dModel) throw new ShapeError(`${fn}: u.shape[1] (${H}) must equal dModel (${this.dModel})`);
+    if (mode === 'conv' && L > this.lMax) {
+      throw new ValueError(`${fn}: u.shape[2] (L = ${L}) must be at most lMax = ${this.lMax} in convolution mode (pass chunks with options.state)`);
+    }
+    if (options.state) assertShape(fn, 'options.state', options.state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
+    const out = tf.tidy(() => {
+      const { y, state } =
+        mode === 'conv' ? this.convMode(u, options.state, !!options.returnState) : this.recurrentMode(u, options.state);
+      return { y: this.output(y), state };
+    });
+    if (options.returnState) return out as { y: tf.Tensor3D; state: S4State };
+    out.state?.dispose();
+    return out.y;
+  }
+
+  /** One step: u [batch, H] and the state → y [batch, H] and the next state. */
+  step(u: tf.Tensor, state: S4State): { y: tf.Tensor2D; state: S4State } {
+    const fn = `${NAME}.step`;
+    assertRank(fn, 'u', u, 2, '[batch, H]');
+    const [batch, H] = u.shape as [number, number];
+    if (H !== this.dModel) throw new ShapeError(`${fn}: u.shape[1] (${H}) must equal dModel (${this.dModel})`);
+    assertShape(fn, 'state', state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
+    return tf.tidy(() => {
+      const r = this.recurrentMode(tf.reshape(u, [batch, H, 1]), state);
+      return { y: tf.reshape(this.output(r.y), [batch, H]) as tf.Tensor2D, state: r.state };
+    });
+  }
+
+  /** [batch, H, N/2, 2] → [H, batch, N] (the real state rows per channel). */
+  private stateRows(state: S4State | undefined, batch: number): tf.Tensor {
+    const H = this.dModel;
+    const N = this.dState;
+    if (!state) return tf.zeros([H, batch, N]);
+    return tf.transpose(tf.reshape(state, [batch, H, N]), [1, 0, 2]);
+  }
+
+  /** [H, batch, N] → [batch, H, N/2, 2]. */
+  private stateOut(rows: tf.Tensor): S4State {
+    const [H, batch] = rows.shape as [number, number, number];
+    return tf.reshape(tf.transpose(rows, [1, 0, 2]), [batch, H, this.dState / 2, 2]) as S4State;
+  }
+
+  /**
+   * SSM part by FFT: K ∗ u + D u, plus the free response C Ā^{t+1} z0 of an initial state; the state after the
+   * last step, z_L = Ā^L z0 + Σ_s Ā^{L−1−s} B̄ u_s, only when asked.
+   */
+  private convMode(u: tf.Tensor, state: S4State | undefined, needState: boolean): { y: tf.Tensor; state?: S4State } {
+    const [batch, H, L] = u.shape as [number, number, number];
+    let y = tf.add(causalConv(u, this.kernel(L)), tf.mul(u, tf.reshape(this.D, [H, 1])));
+    if (!state && !needState) return { y };
+    const N = this.dState;
+    const { dA64, dB64, C64 } = this.dense();
+    // Host float64: obs[h][:, t] = (C Ā^{t+1})ᵀ [N, L]; ctrl[h][s, :] = (Ā^{L−1−s} B̄)ᵀ [L, N]; Ā^L [N, N] transposed.
+    const obs = new Float32Array(H * N * L);
+    const ctrl = new Float32Array(H * L * N);
+    const powT = new Float32Array(H * N * N);
+    for (let h = 0; h < H; h++) {
+      const a = dA64.subarray(h * N * N, (h + 1) * N * N);
+      let row = C64.slice(h * N, (h + 1) * N);
+      let col = dB64.slice(h * N, (h + 1) * N);
+      for (let t = 0; t < L; t++) {
+        const nr = new Float64Array(N);
+        const nc = new Float64Array(N);
+        for (let i = 0; i < N; i++) {
+          const ri = row[i]!;
+          const ci = col[i]!;
+          for (let j = 0; j < N; j++) {
+            nr[j]! += ri * a[i * N + j]!; // (row Ā)_j
+            nc[j]! += a[j * N + i]! * ci; // (Ā col)_j
+          }
+        }
+        for (let j = 0; j < N; j++) obs[h * N * L + j * L + t] = nr[j]!;
+        const s = L - 1 - t; // col = Ā^t B̄ belongs to input step s
+        for (let j = 0; j < N; j++) ctrl[h * L * N + s * N + j] = col[j]!;
+        row = nr;
+        col = nc;
+      }
+      if (needState) {
+        const p = matrixPower64(a, N, L);
+        for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) powT[h * N * N + j * N + i] = p[i * N + j]!;
+      }
+    }
+    const z0 = this.stateRows(state, batch); // [H, Bt, N]
+    if (state) {
+      const free = tf.matMul(z0, tf.tensor3d(obs, [H, N, L])); // [H, Bt, L]
+      y = tf.add(y, tf.transpose(free, [1, 0, 2]));
+    }
+    if (!needState) return { y };
+    const uh = tf.transpose(u, [1, 0, 2]); // [H, Bt, L]
+    const zL = tf.add(tf.matMul(z0, tf.tensor3d(powT, [H, N, N])), tf.matMul(uh, tf.tensor3d(ctrl, [H, L, N])));
+    return { y, state: this.stateOut(zL) };
+  }
+
+  /** SSM part step by step: z_t = Ā z_{t−1} + B̄ u_t, y_t = C z_t + D u_t (dense real form). */
+  private recurrentMode(u: tf.Tensor, state?: S4State): { y: tf.Tensor; state: S4State } {
+    const [batch, H, L] = u.shape as [number, number, number];
+    const N = this.dState;
+    const { dAT, dB, C } = this.dense();
+    const dATt = tf.tensor3d(dAT, [H, N, N]);
+    const dBt = tf.reshape(tf.tensor2d(dB, [H, N]), [H, 1, N]);
+    const Ct = tf.reshape(tf.tensor2d(C, [H, N]), [H, 1, N]);
+    let z = this.stateRows(state, batch); // [H, Bt, N]
+    const us = tf.unstack(tf.transpose(u, [1, 0, 2]), 2); // L × [H, Bt]
+    const ys: tf.Tensor[] = [];
+    const d = tf.reshape(this.D, [H, 1]);
+    for (let t = 0; t < L; t++) {
+      const ut = us[t]!;
+      z = tf.add(tf.matMul(z, dATt), tf.mul(dBt, tf.expandDims(ut, 2)));
+      ys.push(tf.add(tf.sum(tf.mul(z, Ct), 2), tf.mul(ut, d))); // [H, Bt]
+    }
+    return { y: tf.transpose(tf.stack(ys, 2), [1, 0, 2]), state: this.stateOut(z) };
+  }
+
+  dispose(): void {
+    tf.dispose(this.variables);
+    this.cache = null;
+  }
+}

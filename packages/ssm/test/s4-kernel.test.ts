@@ -1,0 +1,200 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng, initBackend, testing } from '@lab/tensor';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  irfft,
+  nplrLegS,
+  type S4KernelParams,
+  s4Kernel,
+  s4NplrDenseHost,
+  s4NplrKernel,
+  s4NplrLegSInit,
+  s4NplrParamsFromHost,
+  s4NplrParamsToHost,
+} from '../src/index.js';
+
+/** K[h, l] = C Ā^l B̄ unrolled with the dense float64 recurrence (independent of the Cauchy/Woodbury path). */
+function densePowers(params: S4KernelParams, L: number): Float64Array {
+  const host = s4NplrParamsToHost(params);
+  const { H, N } = host;
+  const d = s4NplrDenseHost(host, L);
+  const K = new Float64Array(H * L);
+  for (let h = 0; h < H; h++) {
+    let x = d.dB.slice(h * N, (h + 1) * N);
+    for (let l = 0; l < L; l++) {
+      let s = 0;
+      for (let i = 0; i < N; i++) s += d.C[h * N + i]! * x[i]!;
+      K[h * L + l] = s;
+      const next = new Float64Array(N);
+      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) next[i]! += d.dA[h * N * N + i * N + j]! * x[j]!;
+      x = next;
+    }
+  }
+  return K;
+}
+
+/** Generic trainable-looking parameters: LegS init moved by a random perturbation (Re Λ stays negative). */
+function perturbed(seed: number, H: number, N: number, L: number, scale = 0.2): S4KernelParams {
+  const rng = createRng(seed);
+  const host = s4NplrLegSInit({ H, N, L, dt: Array.from({ length: H }, (_, h) => 0.01 * (h + 1)), CV: rng.normalData(H * N) });
+  const p = s4NplrParamsFromHost(host);
+  const move = (t: tf.Tensor) => {
+    const out = tf.add(t, tf.mul(rng.normal(t.shape), scale));
+    t.dispose();
+    return out;
+  };
+  return {
+    logDt: move(p.logDt),
+    logLambdaReal: move(p.logLambdaReal),
+    LambdaImag: move(p.LambdaImag),
+    P: move(p.P),
+    B: move(p.B),
+    C: move(p.C),
+  };
+}
+
+const order = ['logDt', 'logLambdaReal', 'LambdaImag', 'P', 'B', 'C'] as const;
+
+describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+
+  it.each([
+    [16, 64],
+    [16, 50],
+    [64, 256],
+  ])('at the LegS init (N = %i, L = %i) the kernel equals the float64 s4NplrKernel and the dense powers', (N, L) => {
+    const H = 3;
+    const dt = [0.004, 0.02, 0.07];
+    const C = Float64Array.from({ length: H * N }, (_, i) => Math.cos(1.3 * i + 0.2));
+    const params = s4NplrParamsFromHost(s4NplrLegSInit({ H, N, L, dt, C }));
+    const form = nplrLegS(N);
+    const ref = new Float64Array(H * L);
+    for (let h = 0; h < H; h++) ref.set(s4NplrKernel(C.subarray(h * N, (h + 1) * N), dt[h]!, L, form), h * L);
+    const dense = densePowers(params, L);
+    tf.tidy(() => {
+      for (const impl of ['fused', 'composite'] as const) {
+        const K = s4Kernel(params, L, { impl }).dataSync();
+        expect(testing.relativeError(K, ref), impl).toBeLessThan(1e-4);
+        expect(testing.relativeError(K, dense), impl).toBeLessThan(1e-4);
+      }
+    });
+    tf.dispose(Object.values(params));
+  });
+
+  it('away from the init (perturbed Λ, P, B, C, Δ) the kernel still equals the dense powers C Ā^l B̄', () => {
+    const params = perturbed(11, 2, 8, 40);
+    tf.tidy(() => {
+      const dense = densePowers(params, 40);
+      expect(testing.relativeError(s4Kernel(params, 40).dataSync(), dense)).toBeLessThan(1e-4);
+      expect(testing.relativeError(s4Kernel(params, 40, { impl: 'composite' }).dataSync(), dense)).toBeLessThan(1e-4);
+    });
+    tf.dispose(Object.values(params));
+  });
+
+  it.each([32, 33])('irfft: FFT path = DFT matmul = a float64 inverse DFT, forward and gradient (L = %i)', (L) => {
+    tf.tidy(() => {
+      const rng = createRng(L);
+      const F = (L >> 1) + 1;
+      const re = rng.normal([3, F]);
+      const im = rng.normal([3, F]);
+      const fused = irfft(re, im, L, { impl: 'fused' });
+      const composite = irfft(re, im, L, { impl: 'composite' });
+      const r = re.dataSync();
+      const i = im.dataSync();
+      const ref: number[] = [];
+      for (let row = 0; row < 3; row++) {
+        for (let l = 0; l < L; l++) {
+          // Hermitian full spectrum, imaginary parts at k = 0 and L/2 dropped (numpy irfft).
+          let s = 0;
+          for (let k = 0; k < L; k++) {
+            const kk = k < F ? k : L - k;
+            const xr = r[row * F + kk]!;
+            const xi = kk === 0 || 2 * kk === L ? 0 : (k < F ? 1 : -1) * i[row * F + kk]!;
+            const a = (2 * Math.PI * k * l) / L;
+            s += xr * Math.cos(a) - xi * Math.sin(a);
+          }
+          ref.push(s / L);
+        }
+      }
+      expect(testing.relativeError(fused.dataSync(), ref)).toBeLessThan(1e-6);
+      expect(testing.relativeError(composite.dataSync(), ref)).toBeLessThan(1e-5);
+      const proj = rng.normal([3, L]);
+      const f = (impl: 'fused' | 'composite') => (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(irfft(a, b, L, { impl }), proj));
+      const gf = tf.grads(f('fused'))([re, im]);
+      const gc = tf.grads(f('composite'))([re, im]);
+      expect(testing.relativeError(gf[0]!.dataSync(), gc[0]!.dataSync())).toBeLessThan(1e-5);
+      expect(testing.relativeError(gf[1]!.dataSync(), gc[1]!.dataSync())).toBeLessThan(1e-5);
+      // The ignored imaginary parts get no gradient.
+      expect(gf[1]!.dataSync()[0]).toBe(0);
+      if (L % 2 === 0) expect(gf[1]!.dataSync()[F - 1]).toBe(0);
+    });
+  });
+
+  it.each(['fused', 'composite'] as const)('gradients w.r.t. every parameter equal finite differences (%s inverse DFT)', (impl) => {
+    const params = perturbed(21, 2, 8, 32, 0.1);
+    const inputs = order.map((k) => params[k]);
+    const f = (...xs: tf.Tensor[]) => {
+      const p = Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams;
+      return s4Kernel(p, 32, { impl });
+    };
+    // One parameter at a time, so that each is checked on its own scale.
+    for (let j = 0; j < order.length; j++) {
+      const g = (x: tf.Tensor) => f(...inputs.map((t, i) => (i === j ? x : t)));
+      const err = testing.gradientCheck((x) => g(x!), [inputs[j]!], { epsilon: 1e-2, samples: 8, seed: 3 + j });
+      expect(err, order[j]).toBeLessThan(1e-3);
+    }
+    tf.dispose(inputs);
+  });
+
+  it('kernel gradients through the FFT equal those through the DFT matmul', () => {
+    const params = perturbed(31, 2, 16, 64);
+    const inputs = order.map((k) => params[k]);
+    tf.tidy(() => {
+      const proj = createRng(5).normal([2, 64]);
+      const loss = (impl: 'fused' | 'composite') => (...xs: tf.Tensor[]) =>
+        tf.sum(tf.mul(s4Kernel(Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams, 64, { impl }), proj));
+      const gf = tf.grads(loss('fused'))(inputs);
+      const gc = tf.grads(loss('composite'))(inputs);
+      order.forEach((k, j) => expect(testing.relativeError(gf[j]!.dataSync(), gc[j]!.dataSync()), k).toBeLessThan(1e-4));
+    });
+    tf.dispose(inputs);
+  });
+
+  it('leaks no tensors (forward and gradient)', () => {
+    const params = perturbed(41, 2, 8, 16);
+    const inputs = order.map((k) => params[k]);
+    const loss = (...xs: tf.Tensor[]) =>
+      tf.sum(tf.square(s4Kernel(Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams, 16)));
+    const fwd = testing.countLeaks(() => s4Kernel(params, 16));
+    expect(fwd.leaked).toBe(0);
+    fwd.result.dispose();
+    const back = testing.countLeaks(() => tf.grads(loss)(inputs));
+    expect(back.leaked).toBe(0);
+    tf.dispose(back.result);
+    tf.dispose(inputs);
+  });
+});
+
+describe('bad inputs', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('s4Kernel, irfft and s4NplrLegSInit name the function and the argument', () => {
+    const params = s4NplrParamsFromHost(s4NplrLegSInit({ H: 2, N: 4, L: 8, dt: [0.1, 0.1], CV: new Float32Array(8) }));
+    const badP = tf.zeros([2, 3, 2]);
+    expect(() => s4Kernel({ ...params, P: badP }, 8)).toThrow(/ssm\.s4Kernel: params\.P must be of shape \[2,2,2\]/);
+    expect(() => s4Kernel(params, 0)).toThrow(/ssm\.s4Kernel: L/);
+    expect(() => s4Kernel(params, 8, { fft: true } as never)).toThrow(/ssm\.s4Kernel.*fft/);
+    expect(() => s4Kernel({ ...params, logDt: tf.zeros([2, 1]) }, 8)).toThrow(/ssm\.s4Kernel: params\.logDt must be rank 1/);
+    expect(() => irfft(tf.zeros([2, 4]), tf.zeros([2, 4]), 8)).toThrow(/ssm\.irfft: re must have ⌊L\/2⌋ \+ 1 = 5 columns/);
+    expect(() => irfft(tf.zeros([2, 5]), tf.zeros([2, 4]), 8)).toThrow(/ssm\.irfft: im/);
+    expect(() => s4NplrLegSInit({ H: 2, N: 5, L: 8, dt: [0.1, 0.1], CV: new Float32Array(10) })).toThrow(/ssm\.s4NplrLegSInit: options\.N must be even/);
+    expect(() => s4NplrLegSInit({ H: 2, N: 4, L: 8, dt: [0.1], CV: new Float32Array(8) })).toThrow(/ssm\.s4NplrLegSInit: options\.dt/);
+    expect(() => s4NplrLegSInit({ H: 2, N: 4, L: 8, dt: [0.1, -1], CV: new Float32Array(8) })).toThrow(/ssm\.s4NplrLegSInit: options\.dt\[1\]/);
+    expect(() => s4NplrLegSInit({ H: 2, N: 4, L: 8, dt: [0.1, 0.1] })).toThrow(/exactly one of options\.C and options\.CV/);
+    tf.dispose([...Object.values(params), badP]);
+  });
+});
