@@ -28,22 +28,27 @@ let EP4: v128 = i32x4.splat(0);
 let EP5: v128 = i32x4.splat(0);
 let ONE: v128 = i32x4.splat(0);
 let I127: v128 = i32x4.splat(0);
-let SQRTHF: v128 = i32x4.splat(0);
-let MANT_MASK: v128 = i32x4.splat(0);
-let HALF_BITS: v128 = i32x4.splat(0);
-let I126: v128 = i32x4.splat(0);
-let LP0: v128 = i32x4.splat(0);
-let LP1: v128 = i32x4.splat(0);
-let LP2: v128 = i32x4.splat(0);
-let LP3: v128 = i32x4.splat(0);
-let LP4: v128 = i32x4.splat(0);
-let LP5: v128 = i32x4.splat(0);
-let LP6: v128 = i32x4.splat(0);
-let LP7: v128 = i32x4.splat(0);
-let LP8: v128 = i32x4.splat(0);
-let HALF: v128 = i32x4.splat(0);
-let TWENTY: v128 = i32x4.splat(0);
 let ZERO: v128 = i32x4.splat(0);
+let X2_LO: v128 = i32x4.splat(0);
+let X2_HI: v128 = i32x4.splat(0);
+let X2_MAGIC: v128 = i32x4.splat(0);
+let Q1: v128 = i32x4.splat(0);
+let Q2: v128 = i32x4.splat(0);
+let Q3: v128 = i32x4.splat(0);
+let Q4: v128 = i32x4.splat(0);
+let Q5: v128 = i32x4.splat(0);
+let EXPV_LO: v128 = i32x4.splat(0);
+let EXPV_HI: v128 = i32x4.splat(0);
+let E1: v128 = i32x4.splat(0);
+let E2: v128 = i32x4.splat(0);
+let E3: v128 = i32x4.splat(0);
+let E4: v128 = i32x4.splat(0);
+let E5: v128 = i32x4.splat(0);
+let K1: v128 = i32x4.splat(0);
+let K2: v128 = i32x4.splat(0);
+let K3: v128 = i32x4.splat(0);
+let K4: v128 = i32x4.splat(0);
+let TWO: v128 = i32x4.splat(0);
 
 /** Loads the constant table written by the host (see src/kernels/constants.ts). */
 function loadConstants(table: usize): void {
@@ -61,22 +66,27 @@ function loadConstants(table: usize): void {
   EP5 = v128.load(table, 176);
   ONE = v128.load(table, 192);
   I127 = v128.load(table, 208);
-  SQRTHF = v128.load(table, 224);
-  MANT_MASK = v128.load(table, 240);
-  HALF_BITS = v128.load(table, 256);
-  I126 = v128.load(table, 272);
-  LP0 = v128.load(table, 288);
-  LP1 = v128.load(table, 304);
-  LP2 = v128.load(table, 320);
-  LP3 = v128.load(table, 336);
-  LP4 = v128.load(table, 352);
-  LP5 = v128.load(table, 368);
-  LP6 = v128.load(table, 384);
-  LP7 = v128.load(table, 400);
-  LP8 = v128.load(table, 416);
-  HALF = v128.load(table, 432);
-  TWENTY = v128.load(table, 448);
-  ZERO = v128.load(table, 464);
+  ZERO = v128.load(table, 224);
+  X2_LO = v128.load(table, 240);
+  X2_HI = v128.load(table, 256);
+  X2_MAGIC = v128.load(table, 272);
+  Q1 = v128.load(table, 288);
+  Q2 = v128.load(table, 304);
+  Q3 = v128.load(table, 320);
+  Q4 = v128.load(table, 336);
+  Q5 = v128.load(table, 352);
+  EXPV_LO = v128.load(table, 368);
+  EXPV_HI = v128.load(table, 384);
+  E1 = v128.load(table, 400);
+  E2 = v128.load(table, 416);
+  E3 = v128.load(table, 432);
+  E4 = v128.load(table, 448);
+  E5 = v128.load(table, 464);
+  K1 = v128.load(table, 480);
+  K2 = v128.load(table, 496);
+  K3 = v128.load(table, 512);
+  K4 = v128.load(table, 528);
+  TWO = v128.load(table, 544);
 }
 
 /**
@@ -119,75 +129,47 @@ function expl(
 }
 
 /**
- * exp(x) on four lanes: x = k ln2 + r, |r| ≤ ln2/2, degree-7 polynomial (cephes expf), times 2^k. k is
- * rounded by the 1.5·2²³ trick (its integer sits in the low mantissa bits), which avoids the slow
- * float→int conversions; pmin/pmax clamp without the NaN fix-ups of min/max (NaN still propagates).
+ * e^x on four lanes for the elementwise maps (softplus, sigmoid): Cody–Waite reduction x = k ln2 + r (ln2 in two
+ * parts), |r| ≤ ln2/2, the decays' degree-5 polynomial rescaled to e^r, and 2^k from the magic-number trick as in
+ * exp2d. x is clamped to [−86.6, 88.3] (2^k normal); both callers pass x ≤ 0.
  */
 @inline
 function expv(x: v128): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, EXP_LO), EXP_HI);
-    const km = f32x4.add(f32x4.mul(x, LOG2E), MAGIC);
-  const k = f32x4.sub(km, MAGIC);
-  let r = f32x4.sub(x, f32x4.mul(k, LN2_HI));
-  r = f32x4.sub(r, f32x4.mul(k, LN2_LO));
-  let p = EP0;
-  p = f32x4.add(f32x4.mul(p, r), EP1);
-  p = f32x4.add(f32x4.mul(p, r), EP2);
-  p = f32x4.add(f32x4.mul(p, r), EP3);
-  p = f32x4.add(f32x4.mul(p, r), EP4);
-  p = f32x4.add(f32x4.mul(p, r), EP5);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), ONE);
-  // 2^k as two factors 2^(k>>1) · 2^(k − k>>1): k ∈ [−126, 128] after the clamp, and 2^128 overflows.
-  const ki = i32x4.sub(km, MAGIC); // integer k (bit difference of two floats with the same exponent)
-  const half = i32x4.shr_s(ki, 1);
-  const s1 = i32x4.shl(i32x4.add(half, I127), 23);
-  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ki, half), I127), 23);
-  return f32x4.mul(f32x4.mul(p, s1), s2);
+  x = f32x4.pmin(f32x4.pmax(x, EXPV_LO), EXPV_HI);
+  const km = f32x4.add(f32x4.mul(x, LOG2E), X2_MAGIC);
+  const k = f32x4.sub(km, X2_MAGIC);
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, LN2_HI)), f32x4.mul(k, LN2_LO));
+  let p = f32x4.add(f32x4.mul(E5, r), E4);
+  p = f32x4.add(f32x4.mul(p, r), E3);
+  p = f32x4.add(f32x4.mul(p, r), E2);
+  p = f32x4.add(f32x4.mul(p, r), E1);
+  p = f32x4.add(f32x4.mul(p, r), ONE);
+  return f32x4.mul(p, i32x4.shl(km, 23));
 }
 
-/** log(x) for x > 0 on four lanes (cephes logf: mantissa in [√½, √2), degree-9 polynomial). */
-@inline
-function logv(x: v128): v128 {
-  let e = i32x4.sub(i32x4.shr_u(x, 23), I126);
-  let m = v128.or(v128.and(x, MANT_MASK), HALF_BITS); // [0.5, 1)
-  const small = f32x4.lt(m, SQRTHF);
-  e = i32x4.add(e, small); // small is −1 where true
-  m = f32x4.sub(f32x4.add(m, v128.and(m, small)), ONE);
-  const ef = f32x4.convert_i32x4_s(e);
-  const z = f32x4.mul(m, m);
-  let y = LP0;
-  y = f32x4.add(f32x4.mul(y, m), LP1);
-  y = f32x4.add(f32x4.mul(y, m), LP2);
-  y = f32x4.add(f32x4.mul(y, m), LP3);
-  y = f32x4.add(f32x4.mul(y, m), LP4);
-  y = f32x4.add(f32x4.mul(y, m), LP5);
-  y = f32x4.add(f32x4.mul(y, m), LP6);
-  y = f32x4.add(f32x4.mul(y, m), LP7);
-  y = f32x4.add(f32x4.mul(y, m), LP8);
-  y = f32x4.mul(f32x4.mul(y, m), z);
-  y = f32x4.add(y, f32x4.mul(ef, LN2_LO));
-  y = f32x4.sub(y, f32x4.mul(z, HALF));
-  return f32x4.add(f32x4.add(m, y), f32x4.mul(ef, LN2_HI));
-}
-
-/** softplus(x) as torch (x above 20), with log1p by Kahan's correction log(1+e)·e/((1+e)−1). */
+/**
+ * softplus(x) = max(x, 0) + log1p(e^−|x|), with log1p(e) = 2 atanh(s), s = e / (2 + e) ∈ [0, ⅓], as
+ * 2s·(1 + t(K1 + t(K2 + t(K3 + t K4)))), t = s², a minimax fit made here (no cancellation for small e, one
+ * division). Above x = 20 the second term is below half an ulp of x, so the result is x exactly, as torch's
+ * threshold gives.
+ */
 @inline
 function softplusv(x: v128): v128 {
-  const e = expv(x);
-  const one = ONE;
-  const w = f32x4.add(one, e);
-  const wm1 = f32x4.sub(w, one);
-  const exact = f32x4.eq(wm1, ZERO);
-  const corrected = f32x4.mul(logv(w), f32x4.div(e, v128.bitselect(one, wm1, exact)));
-  const lp = v128.bitselect(e, corrected, exact);
-  return v128.bitselect(x, lp, f32x4.gt(x, TWENTY));
+  const e = expv(f32x4.neg(f32x4.abs(x)));
+  const s = f32x4.div(e, f32x4.add(TWO, e));
+  const t = f32x4.mul(s, s);
+  let p = f32x4.add(f32x4.mul(K4, t), K3);
+  p = f32x4.add(f32x4.mul(p, t), K2);
+  p = f32x4.add(f32x4.mul(p, t), K1);
+  p = f32x4.add(f32x4.mul(p, t), ONE);
+  return f32x4.add(f32x4.pmax(x, ZERO), f32x4.mul(f32x4.add(s, s), p));
 }
 
-/** 1 / (1 + exp(−x)). */
+/** 1 / (1 + e^−x), as e^−|x| / (1 + e^−|x|) for x < 0 (no overflow, no cancellation). */
 @inline
 function sigmoidv(x: v128): v128 {
-  const one = ONE;
-  return f32x4.div(one, f32x4.add(one, expv(f32x4.neg(x))));
+  const e = expv(f32x4.neg(f32x4.abs(x)));
+  return f32x4.div(v128.bitselect(ONE, e, f32x4.ge(x, ZERO)), f32x4.add(ONE, e));
 }
 
 @inline
@@ -195,153 +177,231 @@ function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
+/** Bytes of scratch each part of scan_fwd needs: Δ and y rows of L floats, rounded up to whole vectors. */
+export function scan_fwd_scratch_bytes(L: i32): i32 {
+  return ((L + 3) >> 2) << 5;
+}
+
 /**
- * Forward scan. `state` holds the initial state on entry and the last state on return (blocked layout).
- * Split over (batch, block of 4 channels) pairs.
+ * 2^x on four lanes for the decays: x = k + r with k = round(x) (the 1.5·2²³ + 127 trick leaves k + 127 in the
+ * low mantissa bits, so one shift makes 2^k), |r| ≤ ½, and a degree-5 minimax polynomial for 2^r fitted here
+ * (relative error 2.3e-7 in float32 over the whole range). x is clamped to [−125, 127.49] so that 2^k stays a
+ * normal float: results below 2^−125 come out as 2^−125, which multiplies a state by nothing visible.
+ */
+@inline
+function exp2d(x: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, one: v128): v128 {
+  x = f32x4.pmin(f32x4.pmax(x, lo), hi);
+  const km = f32x4.add(x, mag);
+  const r = f32x4.sub(x, f32x4.sub(km, mag));
+  let p = f32x4.add(f32x4.mul(q5, r), q4);
+  p = f32x4.add(f32x4.mul(p, r), q3);
+  p = f32x4.add(f32x4.mul(p, r), q2);
+  p = f32x4.add(f32x4.mul(p, r), q1);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  return f32x4.mul(p, i32x4.shl(km, 23));
+}
+
+/** One state vector's update: h ← 2^(Δ·a') h + Δu·b (a' = a·log₂e, prepared by the host). */
+@inline
+function stateStep(dv: v128, du: v128, a: v128, h: v128, b: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, one: v128): v128 {
+  return f32x4.add(f32x4.mul(exp2d(f32x4.mul(dv, a), lo, hi, mag, q1, q2, q3, q4, q5, one), h), f32x4.mul(du, b));
+}
+
+/** The first n (1..3) floats at p as a vector, zeros after. */
+@inline
+function loadPartial(p: usize, n: i32): v128 {
+  let v = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Stores the first n (1..3) lanes of v at p. */
+@inline
+function storePartial(p: usize, v: v128, n: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** y += Σ_lanes c·h for each t of one state vector run over the whole row (the remainder of N after groups of 16). */
+function scanOneVector(
+  dvRow: usize,
+  u: usize,
+  a: v128,
+  hp: usize,
+  bp: usize,
+  bStep: usize,
+  cp: usize,
+  cStep: usize,
+  yRow: usize,
+  L: i32,
+  first: bool,
+): void {
+  const lo = X2_LO;
+  const hi = X2_HI;
+  const mag = X2_MAGIC;
+  const q1 = Q1;
+  const q2 = Q2;
+  const q3 = Q3;
+  const q4 = Q4;
+  const q5 = Q5;
+  const one = ONE;
+  let h = v128.load(hp);
+  for (let t = 0; t < L; t++) {
+    const tb = <usize>t << 2;
+    const d = load<f32>(dvRow + tb);
+    h = stateStep(f32x4.splat(d), f32x4.splat(d * load<f32>(u + tb)), a, h, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const acc = f32x4.mul(h, v128.load(cp));
+    const s2 = f32x4.add(acc, i32x4.shuffle(acc, acc, 2, 3, 0, 1));
+    const y = f32x4.extract_lane(f32x4.add(s2, i32x4.shuffle(s2, s2, 1, 0, 3, 2)), 0);
+    store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
+    bp += bStep;
+    cp += cStep;
+  }
+  v128.store(hp, h);
+}
+
+/**
+ * Forward scan, one (batch, channel) row at a time and vectorised over the state: the 16 states of a group live
+ * in four registers for the whole row, so a step is four decays, four state updates and one horizontal sum,
+ * with no state traffic through memory. Δ (plus bias, softplus) is prepared for the row first and the skip and
+ * gate are applied after, both vectorised over time. Layouts (src/kernels/scan.ts):
+ *   u, delta, z, out: [Bt, D, L] (the op's own layout)      A2 = A·log₂e: [D, Np] (Np = N rounded up to 4)
+ *   B, C input-dependent: [Bt, L, Np]; fixed: [D, Np]        Dv, bias: [D]      state: [Bt, D, Np] (in and out)
+ * Padded states have a = b = c = 0, so they stay at their (zero) initial value and add nothing. Split over rows;
+ * each part uses scan_fwd_scratch_bytes(L) of scratch at scratch + part · scratchBytes.
  */
 export function scan_fwd(
   table: usize,
   u: usize,
   delta: usize,
   z: usize,
-  At: usize,
+  A2: usize,
   B: usize,
   C: usize,
   Dv: usize,
   bias: usize,
   state: usize,
   out: usize,
+  scratch: usize,
+  scratchBytes: i32,
   batch: i32,
-  Dp: i32,
+  dim: i32,
   L: i32,
-  N: i32,
+  Np: i32,
   flags: i32,
   part: i32,
   parts: i32,
 ): void {
   loadConstants(table);
-  const cLo = v128.load(table, 0);
-  const cHi = v128.load(table, 16);
-  const cLog2e = v128.load(table, 32);
-  const cMagic = v128.load(table, 48);
-  const cLn2hi = v128.load(table, 64);
-  const cLn2lo = v128.load(table, 80);
-  const cP0 = v128.load(table, 96);
-  const cP1 = v128.load(table, 112);
-  const cP2 = v128.load(table, 128);
-  const cP3 = v128.load(table, 144);
-  const cP4 = v128.load(table, 160);
-  const cP5 = v128.load(table, 176);
-  const cOne = v128.load(table, 192);
-  const cI127 = v128.load(table, 208);
-  const blocks = Dp >> 2;
-  // Items are pairs of 4-channel blocks (two independent exp chains per iteration for instruction-level
-  // parallelism, and shared loads of b_n, c_n); the last pair may hold one block.
-  const pairs = (blocks + 1) >> 1;
-  const total = batch * pairs;
-  const start = (total * part) / parts;
-  const end = (total * (part + 1)) / parts;
   const softplus = (flags & 1) != 0;
   const varB = (flags & 2) != 0;
   const varC = (flags & 4) != 0;
   const hasZ = (flags & 8) != 0;
-  const dpBytes = <usize>Dp << 2;
-  const nBytes = <usize>N << 2;
-  const hNext = <usize>N << 4;
-  for (let item = start; item < end; item++) {
-    const b = item / pairs;
-    const blk = (item % pairs) << 1;
-    const two = blk + 1 < blocks;
-    const d0 = blk << 2;
-    const hBase = state + ((<usize>(b * blocks + blk) * <usize>N) << 4);
-    const chan = <usize>d0 << 2;
-    const bias0 = v128.load(bias + chan);
-    const skip0 = v128.load(Dv + chan);
-    const bias1 = two ? v128.load(bias + chan, 16) : bias0;
-    const skip1 = two ? v128.load(Dv + chan, 16) : skip0;
-    const aBase = At + chan;
-    const bFixed = B + chan;
-    const cFixed = C + chan;
-    const bcBase = (<usize>b * <usize>L * <usize>N) << 2;
-    let off = ((<usize>b * <usize>L * <usize>Dp) << 2) + chan;
-    const bStep: usize = varB ? 4 : dpBytes;
-    const cStep: usize = varC ? 4 : dpBytes;
-    for (let t = 0; t < L; t++) {
-      const u0 = v128.load(u + off);
-      let dv0 = f32x4.add(v128.load(delta + off), bias0);
-      const u1 = two ? v128.load(u + off, 16) : u0;
-      let dv1 = two ? f32x4.add(v128.load(delta + off, 16), bias1) : dv0;
-      if (softplus) {
-        dv0 = softplusv(dv0);
-        dv1 = two ? softplusv(dv1) : dv0;
-      }
-      const du0 = f32x4.mul(dv0, u0);
-      const du1 = f32x4.mul(dv1, u1);
-      let y0 = f32x4.mul(skip0, u0);
-      let y1 = f32x4.mul(skip1, u1);
-      const step = bcBase + <usize>t * nBytes;
-      let bp = varB ? B + step : bFixed;
-      let cp = varC ? C + step : cFixed;
-      let ap = aBase;
-      let hp = hBase;
-      if (two) {
-        for (let n = 0; n < N; n++) {
-          const e0 = expl(f32x4.mul(dv0, v128.load(ap)), cLo, cHi, cLog2e, cMagic, cLn2hi, cLn2lo, cP0, cP1, cP2, cP3, cP4, cP5, cOne, cI127);
-          const e1 = expl(f32x4.mul(dv1, v128.load(ap, 16)), cLo, cHi, cLog2e, cMagic, cLn2hi, cLn2lo, cP0, cP1, cP2, cP3, cP4, cP5, cOne, cI127);
-          let b0: v128;
-          let b1: v128;
-          if (varB) {
-            b0 = f32x4.splat(load<f32>(bp));
-            b1 = b0;
-          } else {
-            b0 = v128.load(bp);
-            b1 = v128.load(bp, 16);
-          }
-          let c0: v128;
-          let c1: v128;
-          if (varC) {
-            c0 = f32x4.splat(load<f32>(cp));
-            c1 = c0;
-          } else {
-            c0 = v128.load(cp);
-            c1 = v128.load(cp, 16);
-          }
-          const h0 = f32x4.add(f32x4.mul(e0, v128.load(hp)), f32x4.mul(du0, b0));
-          const h1 = f32x4.add(f32x4.mul(e1, v128.load(hp + hNext)), f32x4.mul(du1, b1));
-          v128.store(hp, h0);
-          v128.store(hp + hNext, h1);
-          y0 = f32x4.add(y0, f32x4.mul(c0, h0));
-          y1 = f32x4.add(y1, f32x4.mul(c1, h1));
-          ap += dpBytes;
+  const rows = batch * dim;
+  const start = (rows * part) / parts;
+  const end = (rows * (part + 1)) / parts;
+  const dvRow = scratch + <usize>part * <usize>scratchBytes;
+  const yRow = dvRow + (<usize>((L + 3) >> 2) << 4);
+  const L4 = L & ~3;
+  const tail = L - L4;
+  const npBytes = <usize>Np << 2;
+  const bStep: usize = varB ? npBytes : 0;
+  const cStep: usize = varC ? npBytes : 0;
+  for (let row = start; row < end; row++) {
+    const b = row / dim;
+    const d = row % dim;
+    const rowOff = (<usize>row * <usize>L) << 2;
+    const dRow = delta + rowOff;
+    const uRow = u + rowOff;
+
+    // Δ_t = softplus(delta_t + bias) for the row.
+    const biasv = f32x4.splat(load<f32>(bias + (<usize>d << 2)));
+    for (let t = 0; t < L; t += 4) {
+      const tb = <usize>t << 2;
+      let v = f32x4.add(t < L4 ? v128.load(dRow + tb) : loadPartial(dRow + tb, tail), biasv);
+      if (softplus) v = softplusv(v);
+      v128.store(dvRow + tb, v);
+    }
+
+    // The scan, 16 states at a time in registers, then any remaining states one vector at a time.
+    const aRow = A2 + (<usize>d * npBytes);
+    const hRow = state + (<usize>row * npBytes);
+    const bRow = varB ? B + <usize>b * <usize>L * npBytes : B + <usize>d * npBytes;
+    const cRow = varC ? C + <usize>b * <usize>L * npBytes : C + <usize>d * npBytes;
+    let g = 0;
+    let first = true;
+    {
+      const lo = X2_LO;
+      const hi = X2_HI;
+      const mag = X2_MAGIC;
+      const q1 = Q1;
+      const q2 = Q2;
+      const q3 = Q3;
+      const q4 = Q4;
+      const q5 = Q5;
+      const one = ONE;
+      for (; g + 16 <= Np; g += 16) {
+        const go = <usize>g << 2;
+        const hp = hRow + go;
+        let h0 = v128.load(hp);
+        let h1 = v128.load(hp, 16);
+        let h2 = v128.load(hp, 32);
+        let h3 = v128.load(hp, 48);
+        const a0 = v128.load(aRow + go);
+        const a1 = v128.load(aRow + go, 16);
+        const a2 = v128.load(aRow + go, 32);
+        const a3 = v128.load(aRow + go, 48);
+        let bp = bRow + go;
+        let cp = cRow + go;
+        for (let t = 0; t < L; t++) {
+          const tb = <usize>t << 2;
+          const dt = load<f32>(dvRow + tb);
+          const dv = f32x4.splat(dt);
+          const du = f32x4.splat(dt * load<f32>(uRow + tb));
+          h0 = stateStep(dv, du, a0, h0, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
+          h1 = stateStep(dv, du, a1, h1, v128.load(bp, 16), lo, hi, mag, q1, q2, q3, q4, q5, one);
+          h2 = stateStep(dv, du, a2, h2, v128.load(bp, 32), lo, hi, mag, q1, q2, q3, q4, q5, one);
+          h3 = stateStep(dv, du, a3, h3, v128.load(bp, 48), lo, hi, mag, q1, q2, q3, q4, q5, one);
+          const acc = f32x4.add(
+            f32x4.add(f32x4.mul(h0, v128.load(cp)), f32x4.mul(h1, v128.load(cp, 16))),
+            f32x4.add(f32x4.mul(h2, v128.load(cp, 32)), f32x4.mul(h3, v128.load(cp, 48))),
+          );
+          const s2 = f32x4.add(acc, i32x4.shuffle(acc, acc, 2, 3, 0, 1));
+          const y = f32x4.extract_lane(f32x4.add(s2, i32x4.shuffle(s2, s2, 1, 0, 3, 2)), 0);
+          store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
           bp += bStep;
           cp += cStep;
-          hp += 16;
         }
-      } else {
-        for (let n = 0; n < N; n++) {
-          const e0 = expl(f32x4.mul(dv0, v128.load(ap)), cLo, cHi, cLog2e, cMagic, cLn2hi, cLn2lo, cP0, cP1, cP2, cP3, cP4, cP5, cOne, cI127);
-          const b0 = varB ? f32x4.splat(load<f32>(bp)) : v128.load(bp);
-          const c0 = varC ? f32x4.splat(load<f32>(cp)) : v128.load(cp);
-          const h0 = f32x4.add(f32x4.mul(e0, v128.load(hp)), f32x4.mul(du0, b0));
-          v128.store(hp, h0);
-          y0 = f32x4.add(y0, f32x4.mul(c0, h0));
-          ap += dpBytes;
-          bp += bStep;
-          cp += cStep;
-          hp += 16;
-        }
+        v128.store(hp, h0);
+        v128.store(hp, h1, 16);
+        v128.store(hp, h2, 32);
+        v128.store(hp, h3, 48);
+        first = false;
       }
+    }
+    for (; g < Np; g += 4) {
+      const go = <usize>g << 2;
+      scanOneVector(dvRow, uRow, v128.load(aRow + go), hRow + go, bRow + go, bStep, cRow + go, cStep, yRow, L, first);
+      first = false;
+    }
+
+    // out = (y + D u) · silu(z).
+    const skip = f32x4.splat(load<f32>(Dv + (<usize>d << 2)));
+    const oRow = out + rowOff;
+    const zRow = z + rowOff;
+    for (let t = 0; t < L; t += 4) {
+      const tb = <usize>t << 2;
+      const full = t < L4;
+      const uv = full ? v128.load(uRow + tb) : loadPartial(uRow + tb, tail);
+      let y = f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, uv));
       if (hasZ) {
-        const z0 = v128.load(z + off);
-        y0 = f32x4.mul(y0, f32x4.mul(z0, sigmoidv(z0)));
-        if (two) {
-          const z1 = v128.load(z + off, 16);
-          y1 = f32x4.mul(y1, f32x4.mul(z1, sigmoidv(z1)));
-        }
+        const zv = full ? v128.load(zRow + tb) : loadPartial(zRow + tb, tail);
+        y = f32x4.mul(y, f32x4.mul(zv, sigmoidv(zv)));
       }
-      v128.store(out + off, y0);
-      if (two) v128.store(out + off, y1, 16);
-      off += dpBytes;
+      if (full) v128.store(oRow + tb, y);
+      else storePartial(oRow + tb, y, tail);
     }
   }
 }
@@ -567,14 +627,14 @@ export function scan_bwd(
   if (varC) for (let i: usize = 0; i < LN; i++) store<f32>(dCpart + groupBase + (i << 2), hsum(v128.load(dCvec + (i << 4))));
 }
 
-/** exp, log and softplus of n floats (n a multiple of 4), for tests of the polynomial approximations. */
-export function math_probe(table: usize, x: usize, outExp: usize, outLog: usize, outSoftplus: usize, n: i32, part: i32, parts: i32): void {
+/** exp, sigmoid and softplus of n floats (n a multiple of 4), for tests of the polynomial approximations. */
+export function math_probe(table: usize, x: usize, outExp: usize, outSigmoid: usize, outSoftplus: usize, n: i32, part: i32, parts: i32): void {
   loadConstants(table);
   for (let i = part * 4; i < n; i += 4 * parts) {
     const off = <usize>i << 2;
     const v = v128.load(x + off);
     v128.store(outExp + off, expv(v));
-    v128.store(outLog + off, logv(v));
+    v128.store(outSigmoid + off, sigmoidv(v));
     v128.store(outSoftplus + off, softplusv(v));
   }
 }

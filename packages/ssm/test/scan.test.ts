@@ -129,6 +129,32 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     });
   });
 
+  // The fused forward keeps 16 states in registers and runs any remaining states one vector at a time; time is
+  // vectorised in quads with a partial last quad. These shapes cover every branch (N = 1, 5 → padded to 8,
+  // 16, 20 = 16 + 4, 37 = 2 × 16 + 8 padded; L = 1, 3, 7, 33), with and without z, D, bias and an initial state.
+  it.each([
+    [1, 1, true],
+    [5, 3, false],
+    [16, 7, true],
+    [20, 33, false],
+    [37, 9, true],
+  ] as const)('fused forward equals the composite for N = %i, L = %i (input-dependent B, C: %s)', (N, L, variable) => {
+    tf.tidy(() => {
+      const x = randomInputs(11 + N, 2, 3, L, N, variable);
+      const initialState = createRng(N).normal([2, 3, N]);
+      for (const full of [true, false]) {
+        const opts = full
+          ? { D: x.D, z: x.z, deltaBias: x.deltaBias, deltaSoftplus: true, initialState, returnLastState: true as const }
+          : { returnLastState: true as const };
+        const delta = full ? x.delta : tf.abs(x.delta);
+        const ref = selectiveScan(x.u, delta, x.A, x.B, x.C, { ...opts, impl: 'composite' });
+        const fused = selectiveScan(x.u, delta, x.A, x.B, x.C, { ...opts, impl: 'fused' });
+        expect(testing.relativeError(fused.out.dataSync(), ref.out.dataSync())).toBeLessThan(1e-5);
+        expect(testing.relativeError(fused.lastState.dataSync(), ref.lastState.dataSync())).toBeLessThan(1e-5);
+      }
+    });
+  });
+
   it.each([true, false])('chunked parallel form equals the scan, forward and gradient (input-dependent B, C: %s)', (variable) => {
     tf.tidy(() => {
       const x = randomInputs(21, 2, 5, 23, 4, variable);
@@ -185,31 +211,35 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
   });
 });
 
-describe('polynomial exp, log and softplus of the kernels', () => {
+describe('polynomial exp, sigmoid and softplus of the kernels', () => {
   it('are within a few ulp of Math', () => {
     const xs = new Float32Array(4096);
     for (let i = 0; i < xs.length; i++) xs[i] = -90 + (180 * i) / xs.length + 1e-3;
-    const { e, l, s } = kernels.withArena((arena) => {
+    const { e, sg, s } = kernels.withArena((arena) => {
       const px = arena.write(xs);
       const pe = arena.allocF32(xs.length);
-      const pl = arena.allocF32(xs.length);
+      const pg = arena.allocF32(xs.length);
       const ps = arena.allocF32(xs.length);
-      kernels.run('math_probe', [arena.write(constantTable()), px, pe, pl, ps, xs.length]);
-      return { e: arena.readF32(pe, xs.length), l: arena.readF32(pl, xs.length), s: arena.readF32(ps, xs.length) };
+      kernels.run('math_probe', [arena.write(constantTable()), px, pe, pg, ps, xs.length]);
+      return { e: arena.readF32(pe, xs.length), sg: arena.readF32(pg, xs.length), s: arena.readF32(ps, xs.length) };
     });
     let worstExp = 0;
-    let worstLog = 0;
+    let worstSigmoid = 0;
     let worstSoftplus = 0;
     for (let i = 0; i < xs.length; i++) {
       const x = xs[i]!;
       const ex = Math.exp(x);
-      if (x > -87 && x < 88.5) worstExp = Math.max(worstExp, Math.abs(e[i]! - ex) / ex);
-      if (x > 0) worstLog = Math.max(worstLog, Math.abs(l[i]! - Math.log(x)) / Math.max(1e-30, Math.abs(Math.log(x))));
+      // The kernels' exp is clamped to [−86.6, 88.3] (2^k stays a normal float).
+      if (x > -86.6 && x < 88.3) worstExp = Math.max(worstExp, Math.abs(e[i]! - ex) / ex);
+      else expect(Number.isFinite(e[i]!) && e[i]! > 0).toBe(true);
+      const sig = 1 / (1 + Math.exp(-x));
+      if (x > -86) worstSigmoid = Math.max(worstSigmoid, Math.abs(sg[i]! - sig) / sig);
       const sp = x > 20 ? x : Math.log1p(Math.exp(x));
       if (x > -80) worstSoftplus = Math.max(worstSoftplus, Math.abs(s[i]! - sp) / sp);
+      if (x > 20) expect(s[i]).toBe(x); // torch's threshold: softplus(x) = x exactly
     }
     expect(worstExp).toBeLessThan(4e-7);
-    expect(worstLog).toBeLessThan(4e-7);
+    expect(worstSigmoid).toBeLessThan(6e-7);
     expect(worstSoftplus).toBeLessThan(1e-6);
   });
 });

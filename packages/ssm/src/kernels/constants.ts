@@ -1,9 +1,10 @@
 /** The constant table of the scan kernels (assembly/index.ts `loadConstants`): each value splat to 4 lanes. */
 const VALUES: [kind: 'f' | 'i', value: number][] = [
+  // The backward kernel's exp (cephes expf: range reduction by ln 2 in two parts, degree-7 polynomial).
   ['f', -87.33654], // EXP_LO
   ['f', 88.72283], // EXP_HI
   ['f', Math.LOG2E], // LOG2E
-  ['f', 12582912.0], // MAGIC
+  ['f', 12582912.0], // MAGIC = 1.5·2²³
   ['f', 0.693359375], // LN2_HI
   ['f', -0.00021219444], // LN2_LO
   ['f', 0.000198756915], // EP0
@@ -14,22 +15,31 @@ const VALUES: [kind: 'f' | 'i', value: number][] = [
   ['f', 0.50000001201], // EP5
   ['f', 1.0], // ONE
   ['i', 127], // I127
-  ['f', Math.SQRT1_2], // SQRTHF
-  ['i', 2155872255], // MANT_MASK
-  ['i', 1056964608], // HALF_BITS
-  ['i', 126], // I126
-  ['f', 0.070376836292], // LP0
-  ['f', -0.1151461031], // LP1
-  ['f', 0.1167699874], // LP2
-  ['f', -0.12420140846], // LP3
-  ['f', 0.14249322787], // LP4
-  ['f', -0.16668057665], // LP5
-  ['f', 0.20000714765], // LP6
-  ['f', -0.24999993993], // LP7
-  ['f', 0.33333331174], // LP8
-  ['f', 0.5], // HALF
-  ['f', 20.0], // TWENTY
   ['f', 0.0], // ZERO
+  // The forward kernel's decays 2^x (exp2d): x clamped to [−125, 127.49], magic 1.5·2²³ + 127, and
+  // 2^r ≈ 1 + r(Q1 + r(Q2 + r(Q3 + r(Q4 + r Q5)))) on |r| ≤ ½, minimax in relative error (fitted for this kernel).
+  ['f', -125.0], // X2_LO
+  ['f', 127.49], // X2_HI
+  ['f', 12583039.0], // X2_MAGIC
+  ['f', 0.6931465864181519], // Q1
+  ['f', 0.24022166430950165], // Q2
+  ['f', 0.055510472506284714], // Q3
+  ['f', 0.009674952365458012], // Q4
+  ['f', 0.0013202981790527701], // Q5
+  // expv (softplus, sigmoid): the same polynomial in e^r, E_j = Q_j·log₂(e)^j, x clamped to [−86.6, 88.3].
+  ['f', -86.6], // EXPV_LO
+  ['f', 88.3], // EXPV_HI
+  ['f', 0.9999991655349731], // E1
+  ['f', 0.49998992681503296], // E2
+  ['f', 0.1666857749223709], // E3
+  ['f', 0.041912831366062164], // E4
+  ['f', 0.008251724764704704], // E5
+  // log1p(e) = 2s(1 + t(K1 + t(K2 + t(K3 + t K4)))), s = e/(2+e), t = s² ≤ 1/9: minimax for atanh(s)/s.
+  ['f', 0.33333224058151245], // K1
+  ['f', 0.20010069012641907], // K2
+  ['f', 0.14010071754455566], // K3
+  ['f', 0.139678493142128], // K4
+  ['f', 2.0], // TWO
 ];
 
 /** The table as 16-byte rows (float bits, or integer bits for 'i' entries). */

@@ -116,21 +116,65 @@ function writeOperands(arena: Arena, x: ScanHostInputs, f: ScanFlags) {
   };
 }
 
-/** out [Bt, D, L] and lastState [Bt, D, N] with the WebAssembly kernel. */
+/** [rows, N] → [rows, Np] (zero-padded), scaled by `scale`; the same array when nothing changes. */
+function padColumns(x: Float32Array, rows: number, N: number, np: number, scale = 1): Float32Array {
+  if (np === N && scale === 1) return x;
+  const out = new Float32Array(rows * np);
+  for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) out[r * np + n] = x[r * N + n]! * scale;
+  return out;
+}
+
+/**
+ * out [Bt, D, L] and lastState [Bt, D, N] with the WebAssembly kernel (rows of the op's own layout, states
+ * vectorised; see scan_fwd in assembly/index.ts). A is passed as A·log₂e for the kernel's 2^x.
+ */
 export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32Array; lastState: Float32Array } {
   const { batch, dim, length: L, dState: N } = f;
+  const np = Math.ceil(N / 4) * 4;
   return kernels.withArena((arena) => {
-    const p = writeOperands(arena, x, f);
-    const blocks = batch * (p.dp / 4);
-    const parts = Math.max(1, threads() > 1 ? Math.min(blocks, 8 * threads()) : 1);
-    const pout = arena.allocF32(batch * L * p.dp);
-    const args = [arena.write(TABLE), p.u, p.delta, p.z, p.At, p.B, p.C, p.Dv, p.bias, p.state, pout, batch, p.dp, L, N, flagBits(f, !!x.z)];
-    kernels.run('scan_fwd', args, parts);
-    return {
-      out: readTransposed(arena, pout, batch, L, dim, p.dp),
-      lastState: unblockState(arena.readF32(p.state, batch * p.dp * N), batch, dim, N, p.dp),
+    const rows = batch * dim;
+    const parts = Math.max(1, threads() > 1 ? Math.min(rows, 8 * threads()) : 1);
+    const scratchBytes = kernels.exports.scan_fwd_scratch_bytes(L);
+    const bc = (a: Float32Array, variable: boolean) =>
+      variable ? writeTransposed(arena, a, batch, N, L, np) : arena.write(padColumns(a, dim, N, np));
+    const zeros = (n: number) => {
+      const p = arena.allocF32(n);
+      arena.fillF32(p, n, 0);
+      return p;
     };
+    const state = x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : zeros(rows * np);
+    const pout = arena.allocF32(rows * L);
+    const args = [
+      arena.write(TABLE),
+      arena.write(x.u),
+      arena.write(x.delta),
+      x.z ? arena.write(x.z) : arena.allocF32(4),
+      arena.write(padColumns(x.A, dim, N, np, Math.LOG2E)),
+      bc(x.B, f.variableB),
+      bc(x.C, f.variableC),
+      x.D ? arena.write(x.D) : zeros(dim),
+      x.deltaBias ? arena.write(x.deltaBias) : zeros(dim),
+      state,
+      pout,
+      arena.alloc(parts * scratchBytes),
+      scratchBytes,
+      batch,
+      dim,
+      L,
+      np,
+      flagBits(f, !!x.z),
+    ];
+    kernels.run('scan_fwd', args, parts);
+    const last = arena.readF32(state, rows * np);
+    return { out: arena.readF32(pout, rows * L), lastState: np === N ? last : unpadColumns(last, rows, N, np) };
   });
+}
+
+/** [rows, Np] → [rows, N]. */
+function unpadColumns(x: Float32Array, rows: number, N: number, np: number): Float32Array {
+  const out = new Float32Array(rows * N);
+  for (let r = 0; r < rows; r++) for (let n = 0; n < N; n++) out[r * N + n] = x[r * np + n]!;
+  return out;
 }
 
 /** The gradients of the scan for upstream dout [Bt, D, L], with the WebAssembly backward kernel. */
