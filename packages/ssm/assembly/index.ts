@@ -177,9 +177,9 @@ function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
-/** Bytes of scratch each part of scan_fwd needs: Δ and y rows of L floats, rounded up to whole vectors. */
+/** Bytes of scratch each part of scan_fwd needs: Δ and y rows of L floats for two rows, in whole vectors. */
 export function scan_fwd_scratch_bytes(L: i32): i32 {
-  return ((L + 3) >> 2) << 5;
+  return ((L + 3) >> 2) << 6;
 }
 
 /**
@@ -224,20 +224,46 @@ function storePartial(p: usize, v: v128, n: i32): void {
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-/** y += Σ_lanes c·h for each t of one state vector run over the whole row (the remainder of N after groups of 16). */
-function scanOneVector(
-  dvRow: usize,
-  u: usize,
-  a: v128,
-  hp: usize,
-  bp: usize,
-  bStep: usize,
-  cp: usize,
-  cStep: usize,
-  yRow: usize,
-  L: i32,
-  first: bool,
-): void {
+/** Δ_t = softplus(delta_t + bias) (softplus optional) of one row into dvRow (L rounded up to whole vectors). */
+function prepareDelta(dRow: usize, biasValue: f32, softplus: bool, dvRow: usize, L: i32): void {
+  const L4 = L & ~3;
+  const biasv = f32x4.splat(biasValue);
+  for (let t = 0; t < L; t += 4) {
+    const tb = <usize>t << 2;
+    let v = f32x4.add(t < L4 ? v128.load(dRow + tb) : loadPartial(dRow + tb, L - L4), biasv);
+    if (softplus) v = softplusv(v);
+    v128.store(dvRow + tb, v);
+  }
+}
+
+/** out_t = (y_t + D u_t) · silu(z_t) for one row. */
+function finishRow(yRow: usize, uRow: usize, zRow: usize, oRow: usize, skipValue: f32, hasZ: bool, L: i32): void {
+  const L4 = L & ~3;
+  const tail = L - L4;
+  const skip = f32x4.splat(skipValue);
+  for (let t = 0; t < L; t += 4) {
+    const tb = <usize>t << 2;
+    const full = t < L4;
+    const uv = full ? v128.load(uRow + tb) : loadPartial(uRow + tb, tail);
+    let y = f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, uv));
+    if (hasZ) {
+      const zv = full ? v128.load(zRow + tb) : loadPartial(zRow + tb, tail);
+      y = f32x4.mul(y, f32x4.mul(zv, sigmoidv(zv)));
+    }
+    if (full) v128.store(oRow + tb, y);
+    else storePartial(oRow + tb, y, tail);
+  }
+}
+
+/** Σ over the four lanes of v. */
+@inline
+function lanesSum(v: v128): f32 {
+  const s2 = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.add(s2, i32x4.shuffle(s2, s2, 1, 0, 3, 2)), 0);
+}
+
+/** 16 states (at a, h, b, c) of one row over the whole row; y_t = or += their Σ c·h. */
+function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, first: bool): void {
   const lo = X2_LO;
   const hi = X2_HI;
   const mag = X2_MAGIC;
@@ -247,14 +273,139 @@ function scanOneVector(
   const q4 = Q4;
   const q5 = Q5;
   const one = ONE;
+  let h0 = v128.load(hp);
+  let h1 = v128.load(hp, 16);
+  let h2 = v128.load(hp, 32);
+  let h3 = v128.load(hp, 48);
+  const a0 = v128.load(a);
+  const a1 = v128.load(a, 16);
+  const a2 = v128.load(a, 32);
+  const a3 = v128.load(a, 48);
+  for (let t = 0; t < L; t++) {
+    const tb = <usize>t << 2;
+    const dt = load<f32>(dvRow + tb);
+    const dv = f32x4.splat(dt);
+    const du = f32x4.splat(dt * load<f32>(uRow + tb));
+    h0 = stateStep(dv, du, a0, h0, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h1 = stateStep(dv, du, a1, h1, v128.load(bp, 16), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h2 = stateStep(dv, du, a2, h2, v128.load(bp, 32), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h3 = stateStep(dv, du, a3, h3, v128.load(bp, 48), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const acc = f32x4.add(
+      f32x4.add(f32x4.mul(h0, v128.load(cp)), f32x4.mul(h1, v128.load(cp, 16))),
+      f32x4.add(f32x4.mul(h2, v128.load(cp, 32)), f32x4.mul(h3, v128.load(cp, 48))),
+    );
+    const y = lanesSum(acc);
+    store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
+    bp += bStep;
+    cp += cStep;
+  }
+  v128.store(hp, h0);
+  v128.store(hp, h1, 16);
+  v128.store(hp, h2, 32);
+  v128.store(hp, h3, 48);
+}
+
+/**
+ * scanGroup for two rows of the same batch with input-dependent b and c (shared by the rows): eight independent
+ * decay chains per step instead of four, and b, c loaded once. The second row's Δ, u, a, h and y follow the
+ * first's at the given strides. Accumulates into y (zeroed by the caller).
+ */
+function scanGroupPair(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, cp: usize, yRow: usize, vecStride: usize, rowStride: usize, npStride: usize, L: i32): void {
+  const lo = X2_LO;
+  const hi = X2_HI;
+  const mag = X2_MAGIC;
+  const q1 = Q1;
+  const q2 = Q2;
+  const q3 = Q3;
+  const q4 = Q4;
+  const q5 = Q5;
+  const one = ONE;
+  const hq = hp + npStride;
+  const aq = a + npStride;
+  let h0 = v128.load(hp);
+  let h1 = v128.load(hp, 16);
+  let h2 = v128.load(hp, 32);
+  let h3 = v128.load(hp, 48);
+  let g0 = v128.load(hq);
+  let g1 = v128.load(hq, 16);
+  let g2 = v128.load(hq, 32);
+  let g3 = v128.load(hq, 48);
+  const a0 = v128.load(a);
+  const a1 = v128.load(a, 16);
+  const a2 = v128.load(a, 32);
+  const a3 = v128.load(a, 48);
+  const e0 = v128.load(aq);
+  const e1 = v128.load(aq, 16);
+  const e2 = v128.load(aq, 32);
+  const e3 = v128.load(aq, 48);
+  const dvEnd = dvRow + (<usize>L << 2);
+  let dp = dvRow;
+  let up = uRow;
+  let yp = yRow;
+  while (dp < dvEnd) {
+    const dt = load<f32>(dp);
+    const et = load<f32>(dp + vecStride);
+    const dv = f32x4.splat(dt);
+    const du = f32x4.splat(dt * load<f32>(up));
+    const ev = f32x4.splat(et);
+    const eu = f32x4.splat(et * load<f32>(up + rowStride));
+    const bv0 = v128.load(bp);
+    const bv1 = v128.load(bp, 16);
+    const bv2 = v128.load(bp, 32);
+    const bv3 = v128.load(bp, 48);
+    h0 = stateStep(dv, du, a0, h0, bv0, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g0 = stateStep(ev, eu, e0, g0, bv0, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h1 = stateStep(dv, du, a1, h1, bv1, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g1 = stateStep(ev, eu, e1, g1, bv1, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h2 = stateStep(dv, du, a2, h2, bv2, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g2 = stateStep(ev, eu, e2, g2, bv2, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h3 = stateStep(dv, du, a3, h3, bv3, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g3 = stateStep(ev, eu, e3, g3, bv3, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const cv0 = v128.load(cp);
+    const cv1 = v128.load(cp, 16);
+    const cv2 = v128.load(cp, 32);
+    const cv3 = v128.load(cp, 48);
+    const acc = f32x4.add(f32x4.add(f32x4.mul(h0, cv0), f32x4.mul(h1, cv1)), f32x4.add(f32x4.mul(h2, cv2), f32x4.mul(h3, cv3)));
+    const accNext = f32x4.add(f32x4.add(f32x4.mul(g0, cv0), f32x4.mul(g1, cv1)), f32x4.add(f32x4.mul(g2, cv2), f32x4.mul(g3, cv3)));
+    // [Σ½ acc, Σ½ acc, Σ½ accNext, Σ½ accNext] → lane 0 = Σ acc, lane 2 = Σ accNext.
+    const x = f32x4.add(i32x4.shuffle(acc, accNext, 0, 1, 4, 5), i32x4.shuffle(acc, accNext, 2, 3, 6, 7));
+    const s = f32x4.add(x, i32x4.shuffle(x, x, 1, 0, 3, 2));
+    store<f32>(yp, load<f32>(yp) + f32x4.extract_lane(s, 0));
+    store<f32>(yp + vecStride, load<f32>(yp + vecStride) + f32x4.extract_lane(s, 2));
+    dp += 4;
+    up += 4;
+    yp += 4;
+    bp += 64;
+    cp += 64;
+  }
+  v128.store(hp, h0);
+  v128.store(hp, h1, 16);
+  v128.store(hp, h2, 32);
+  v128.store(hp, h3, 48);
+  v128.store(hq, g0);
+  v128.store(hq, g1, 16);
+  v128.store(hq, g2, 32);
+  v128.store(hq, g3, 48);
+}
+
+/** One state vector (4 states) of one row over the whole row (the states left after the groups of 16). */
+function scanVector(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, first: bool): void {
+  const lo = X2_LO;
+  const hi = X2_HI;
+  const mag = X2_MAGIC;
+  const q1 = Q1;
+  const q2 = Q2;
+  const q3 = Q3;
+  const q4 = Q4;
+  const q5 = Q5;
+  const one = ONE;
+  const av = v128.load(a);
   let h = v128.load(hp);
   for (let t = 0; t < L; t++) {
     const tb = <usize>t << 2;
-    const d = load<f32>(dvRow + tb);
-    h = stateStep(f32x4.splat(d), f32x4.splat(d * load<f32>(u + tb)), a, h, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const acc = f32x4.mul(h, v128.load(cp));
-    const s2 = f32x4.add(acc, i32x4.shuffle(acc, acc, 2, 3, 0, 1));
-    const y = f32x4.extract_lane(f32x4.add(s2, i32x4.shuffle(s2, s2, 1, 0, 3, 2)), 0);
+    const dt = load<f32>(dvRow + tb);
+    h = stateStep(f32x4.splat(dt), f32x4.splat(dt * load<f32>(uRow + tb)), av, h, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const y = lanesSum(f32x4.mul(h, v128.load(cp)));
     store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
     bp += bStep;
     cp += cStep;
@@ -263,14 +414,15 @@ function scanOneVector(
 }
 
 /**
- * Forward scan, one (batch, channel) row at a time and vectorised over the state: the 16 states of a group live
- * in four registers for the whole row, so a step is four decays, four state updates and one horizontal sum,
- * with no state traffic through memory. Δ (plus bias, softplus) is prepared for the row first and the skip and
- * gate are applied after, both vectorised over time. Layouts (src/kernels/scan.ts):
+ * Forward scan, one (batch, channel) row at a time (two at once where the batch has another row) and
+ * vectorised over the state: the 16 states of a group live in four registers for the whole row, so a step is
+ * four decays, four state updates and one horizontal sum, with no state traffic through memory. Δ (plus bias,
+ * softplus) is prepared for the row first and the skip and gate are applied after, both vectorised over time.
+ * Layouts (src/kernels/scan.ts):
  *   u, delta, z, out: [Bt, D, L] (the op's own layout)      A2 = A·log₂e: [D, Np] (Np = N rounded up to 4)
  *   B, C input-dependent: [Bt, L, Np]; fixed: [D, Np]        Dv, bias: [D]      state: [Bt, D, Np] (in and out)
- * Padded states have a = b = c = 0, so they stay at their (zero) initial value and add nothing. Split over rows;
- * each part uses scan_fwd_scratch_bytes(L) of scratch at scratch + part · scratchBytes.
+ * Padded states have a = b = c = 0, so they stay at their (zero) initial value and add nothing. Split over pairs
+ * of rows; each part uses scan_fwd_scratch_bytes(L) of scratch at scratch + part · scratchBytes.
  */
 export function scan_fwd(
   table: usize,
@@ -299,110 +451,61 @@ export function scan_fwd(
   const varB = (flags & 2) != 0;
   const varC = (flags & 4) != 0;
   const hasZ = (flags & 8) != 0;
-  const rows = batch * dim;
-  const start = (rows * part) / parts;
-  const end = (rows * (part + 1)) / parts;
-  const dvRow = scratch + <usize>part * <usize>scratchBytes;
-  const yRow = dvRow + (<usize>((L + 3) >> 2) << 4);
-  const L4 = L & ~3;
-  const tail = L - L4;
+  const pairs = (dim + 1) >> 1;
+  const items = batch * pairs;
+  const start = (items * part) / parts;
+  const end = (items * (part + 1)) / parts;
+  const rowVec = <usize>((L + 3) >> 2) << 4;
+  const base = scratch + <usize>part * <usize>scratchBytes;
+  const rowBytes = <usize>L << 2;
   const npBytes = <usize>Np << 2;
   const bStep: usize = varB ? npBytes : 0;
   const cStep: usize = varC ? npBytes : 0;
-  for (let row = start; row < end; row++) {
-    const b = row / dim;
-    const d = row % dim;
-    const rowOff = (<usize>row * <usize>L) << 2;
-    const dRow = delta + rowOff;
-    const uRow = u + rowOff;
-
-    // Δ_t = softplus(delta_t + bias) for the row.
-    const biasv = f32x4.splat(load<f32>(bias + (<usize>d << 2)));
-    for (let t = 0; t < L; t += 4) {
-      const tb = <usize>t << 2;
-      let v = f32x4.add(t < L4 ? v128.load(dRow + tb) : loadPartial(dRow + tb, tail), biasv);
-      if (softplus) v = softplusv(v);
-      v128.store(dvRow + tb, v);
-    }
-
-    // The scan, 16 states at a time in registers, then any remaining states one vector at a time.
-    const aRow = A2 + (<usize>d * npBytes);
-    const hRow = state + (<usize>row * npBytes);
-    const bRow = varB ? B + <usize>b * <usize>L * npBytes : B + <usize>d * npBytes;
-    const cRow = varC ? C + <usize>b * <usize>L * npBytes : C + <usize>d * npBytes;
+  for (let item = start; item < end; item++) {
+    const b = item / pairs;
+    const d = (item % pairs) << 1;
+    const two = d + 1 < dim;
+    const row = b * dim + d;
+    const off = <usize>row * rowBytes;
+    const dv0 = base;
+    const dv1 = base + rowVec;
+    const y0 = base + 2 * rowVec;
+    const y1 = base + 3 * rowVec;
+    prepareDelta(delta + off, load<f32>(bias + (<usize>d << 2)), softplus, dv0, L);
+    if (two) prepareDelta(delta + off + rowBytes, load<f32>(bias + (<usize>d << 2), 4), softplus, dv1, L);
+    const u0 = u + off;
+    const u1 = u0 + rowBytes;
+    const a0 = A2 + <usize>d * npBytes;
+    const h0 = state + <usize>row * npBytes;
+    const bVar = B + <usize>b * <usize>L * npBytes;
+    const cVar = C + <usize>b * <usize>L * npBytes;
+    const b0 = varB ? bVar : B + <usize>d * npBytes;
+    const c0 = varC ? cVar : C + <usize>d * npBytes;
+    const b1 = varB ? bVar : b0 + npBytes;
+    const c1 = varC ? cVar : c0 + npBytes;
     let g = 0;
     let first = true;
-    {
-      const lo = X2_LO;
-      const hi = X2_HI;
-      const mag = X2_MAGIC;
-      const q1 = Q1;
-      const q2 = Q2;
-      const q3 = Q3;
-      const q4 = Q4;
-      const q5 = Q5;
-      const one = ONE;
-      for (; g + 16 <= Np; g += 16) {
-        const go = <usize>g << 2;
-        const hp = hRow + go;
-        let h0 = v128.load(hp);
-        let h1 = v128.load(hp, 16);
-        let h2 = v128.load(hp, 32);
-        let h3 = v128.load(hp, 48);
-        const a0 = v128.load(aRow + go);
-        const a1 = v128.load(aRow + go, 16);
-        const a2 = v128.load(aRow + go, 32);
-        const a3 = v128.load(aRow + go, 48);
-        let bp = bRow + go;
-        let cp = cRow + go;
-        for (let t = 0; t < L; t++) {
-          const tb = <usize>t << 2;
-          const dt = load<f32>(dvRow + tb);
-          const dv = f32x4.splat(dt);
-          const du = f32x4.splat(dt * load<f32>(uRow + tb));
-          h0 = stateStep(dv, du, a0, h0, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
-          h1 = stateStep(dv, du, a1, h1, v128.load(bp, 16), lo, hi, mag, q1, q2, q3, q4, q5, one);
-          h2 = stateStep(dv, du, a2, h2, v128.load(bp, 32), lo, hi, mag, q1, q2, q3, q4, q5, one);
-          h3 = stateStep(dv, du, a3, h3, v128.load(bp, 48), lo, hi, mag, q1, q2, q3, q4, q5, one);
-          const acc = f32x4.add(
-            f32x4.add(f32x4.mul(h0, v128.load(cp)), f32x4.mul(h1, v128.load(cp, 16))),
-            f32x4.add(f32x4.mul(h2, v128.load(cp, 32)), f32x4.mul(h3, v128.load(cp, 48))),
-          );
-          const s2 = f32x4.add(acc, i32x4.shuffle(acc, acc, 2, 3, 0, 1));
-          const y = f32x4.extract_lane(f32x4.add(s2, i32x4.shuffle(s2, s2, 1, 0, 3, 2)), 0);
-          store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
-          bp += bStep;
-          cp += cStep;
-        }
-        v128.store(hp, h0);
-        v128.store(hp, h1, 16);
-        v128.store(hp, h2, 32);
-        v128.store(hp, h3, 48);
-        first = false;
-      }
+    if (two && varB && varC && Np == 16) {
+      // The common Mamba shape (N = 16, input-dependent B and C): both rows' 16 states at once.
+      for (let i: usize = 0; i < (rowVec << 1); i += 16) v128.store(y0 + i, f32x4.splat(0));
+      scanGroupPair(dv0, u0, a0, h0, bVar, cVar, y0, rowVec, rowBytes, npBytes, L);
+      g = 16;
+      first = false;
+    }
+    for (; g + 16 <= Np; g += 16) {
+      const go = <usize>g << 2;
+      scanGroup(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, first);
+      if (two) scanGroup(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, first);
+      first = false;
     }
     for (; g < Np; g += 4) {
       const go = <usize>g << 2;
-      scanOneVector(dvRow, uRow, v128.load(aRow + go), hRow + go, bRow + go, bStep, cRow + go, cStep, yRow, L, first);
+      scanVector(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, first);
+      if (two) scanVector(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, first);
       first = false;
     }
-
-    // out = (y + D u) · silu(z).
-    const skip = f32x4.splat(load<f32>(Dv + (<usize>d << 2)));
-    const oRow = out + rowOff;
-    const zRow = z + rowOff;
-    for (let t = 0; t < L; t += 4) {
-      const tb = <usize>t << 2;
-      const full = t < L4;
-      const uv = full ? v128.load(uRow + tb) : loadPartial(uRow + tb, tail);
-      let y = f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, uv));
-      if (hasZ) {
-        const zv = full ? v128.load(zRow + tb) : loadPartial(zRow + tb, tail);
-        y = f32x4.mul(y, f32x4.mul(zv, sigmoidv(zv)));
-      }
-      if (full) v128.store(oRow + tb, y);
-      else storePartial(oRow + tb, y, tail);
-    }
+    finishRow(y0, u0, z + off, out + off, load<f32>(Dv + (<usize>d << 2)), hasZ, L);
+    if (two) finishRow(y1, u1, z + off + rowBytes, out + off + rowBytes, load<f32>(Dv + (<usize>d << 2), 4), hasZ, L);
   }
 }
 
