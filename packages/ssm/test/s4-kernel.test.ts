@@ -157,7 +157,9 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
         tf.sum(tf.mul(s4Kernel(Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams, 64, { impl }), proj));
       const gf = tf.grads(loss('fused'))(inputs);
       const gc = tf.grads(loss('composite'))(inputs);
-      order.forEach((k, j) => expect(testing.relativeError(gf[j]!.dataSync(), gc[j]!.dataSync()), k).toBeLessThan(1e-4));
+      order.forEach((k, j) => {
+        expect(testing.relativeError(gf[j]!.dataSync(), gc[j]!.dataSync()), k).toBeLessThan(1e-4);
+      });
     });
     tf.dispose(inputs);
   });

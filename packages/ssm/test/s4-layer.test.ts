@@ -1,0 +1,180 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng, initBackend, testing } from '@lab/tensor';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { S4 } from '../src/index.js';
+
+describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
+  beforeAll(async () => {
+    await initBackend(backend);
+  });
+
+  it('convolution mode equals recurrent mode and step(); chunked equals one shot (outputs and states)', () => {
+    const layer = S4.create({ dModel: 3, dState: 8, lMax: 32, dtMin: 0.01, dtMax: 0.3 }, createRng(2));
+    tf.tidy(() => {
+      const u = createRng(3).normal([2, 3, 20]);
+      const conv = layer.forward(u, { mode: 'conv', returnState: true });
+      const rec = layer.forward(u, { mode: 'recurrent', returnState: true });
+      expect(testing.relativeError(conv.y.dataSync(), rec.y.dataSync())).toBeLessThan(1e-4);
+      expect(testing.relativeError(conv.state.dataSync(), rec.state.dataSync())).toBeLessThan(1e-4);
+      // Chunks in convolution mode, then in recurrent mode, carrying the state.
+      const a = layer.forward(tf.slice(u, [0, 0, 0], [-1, -1, 7]), { returnState: true });
+      const b = layer.forward(tf.slice(u, [0, 0, 7], [-1, -1, 13]), { state: a.state, returnState: true });
+      expect(testing.relativeError(tf.concat([a.y, b.y], 2).dataSync(), conv.y.dataSync())).toBeLessThan(1e-4);
+      expect(testing.relativeError(b.state.dataSync(), conv.state.dataSync())).toBeLessThan(1e-4);
+      const c = layer.forward(tf.slice(u, [0, 0, 7], [-1, -1, 13]), { mode: 'recurrent', state: a.state });
+      expect(testing.relativeError(c.dataSync(), b.y.dataSync())).toBeLessThan(1e-4);
+      let s = layer.initState(2);
+      const ys: tf.Tensor[] = [];
+      for (let t = 0; t < 20; t++) {
+        const r = layer.step(tf.reshape(tf.slice(u, [0, 0, t], [-1, -1, 1]), [2, 3]), s);
+        s = r.state;
+        ys.push(r.y);
+      }
+      expect(testing.relativeError(tf.stack(ys, 2).dataSync(), conv.y.dataSync())).toBeLessThan(1e-4);
+      expect(testing.relativeError(s.dataSync(), conv.state.dataSync())).toBeLessThan(1e-4);
+    });
+    layer.dispose();
+  });
+
+  it('the kernel is causal-consistent: the length-L kernel is the truncated length-lMax kernel, and y_t ignores u_{>t}', () => {
+    const layer = S4.create({ dModel: 2, dState: 8, lMax: 16 }, createRng(6));
+    tf.tidy(() => {
+      const full = layer.kernel(16);
+      expect(testing.relativeError(layer.kernel(10).dataSync(), tf.slice(full, [0, 0], [-1, 10]).dataSync())).toBe(0);
+      const u = createRng(7).normal([1, 2, 16]);
+      const g = tf.grad((x: tf.Tensor) => tf.sum(tf.slice(layer.forward(x), [0, 0, 5], [-1, -1, 1])))(u);
+      // The FFT leaves round-off (~1e−19) where the exact gradient is zero.
+      const later = tf.max(tf.abs(tf.slice(g, [0, 0, 6], [-1, -1, -1]))).dataSync()[0]!;
+      const earlier = tf.max(tf.abs(tf.slice(g, [0, 0, 0], [-1, -1, 6]))).dataSync()[0]!;
+      expect(earlier).toBeGreaterThan(1e-3);
+      expect(later).toBeLessThan(1e-7 * earlier);
+    });
+    layer.dispose();
+  });
+
+  it('gradients: every variable gets one in convolution mode; u, D and the output stage match recurrent mode', () => {
+    const layer = S4.create({ dModel: 2, dState: 4, lMax: 12 }, createRng(4));
+    tf.tidy(() => {
+      const u = createRng(5).normal([1, 2, 12]);
+      const loss = (mode: 'conv' | 'recurrent') => () => tf.sum(tf.square(layer.forward(u, { mode }))) as tf.Scalar;
+      const gc = tf.variableGrads(loss('conv'), layer.variables).grads;
+      for (const v of layer.variables) {
+        expect(tf.max(tf.abs(gc[v.name]!)).dataSync()[0], v.name).toBeGreaterThan(0);
+      }
+      const gr = tf.variableGrads(loss('recurrent'), [layer.D, layer.outWeight, layer.outBias]).grads;
+      for (const v of [layer.D, layer.outWeight, layer.outBias]) {
+        expect(testing.relativeError(gc[v.name]!.dataSync(), gr[v.name]!.dataSync()), v.name).toBeLessThan(1e-3);
+      }
+      const gu = (mode: 'conv' | 'recurrent') => tf.grad((x: tf.Tensor) => tf.sum(tf.square(layer.forward(x, { mode }))))(u);
+      expect(testing.relativeError(gu('conv').dataSync(), gu('recurrent').dataSync())).toBeLessThan(1e-3);
+      // The layer's gradient in each SSM variable equals central differences (the variable moved in place).
+      const lossValue = () => tf.tidy(() => loss('conv')().dataSync()[0]!);
+      for (const v of [layer.logDt, layer.logLambdaReal, layer.LambdaImag, layer.P, layer.B, layer.C]) {
+        const base = v.dataSync().slice();
+        const analytic = gc[v.name]!.dataSync();
+        let scale = 0;
+        for (const g of analytic) scale = Math.max(scale, Math.abs(g));
+        for (const idx of [0, base.length - 1]) {
+          const at = (delta: number) => {
+            const moved = base.slice();
+            moved[idx] = moved[idx]! + delta;
+            v.assign(tf.tensor(moved, v.shape));
+            return lossValue();
+          };
+          const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
+          v.assign(tf.tensor(base, v.shape));
+          expect(Math.abs(numeric - analytic[idx]!) / scale, `${v.name}[${idx}]`).toBeLessThan(1e-2);
+        }
+      }
+    });
+    layer.dispose();
+  });
+
+  it('leaks no tensors (forward with state, step, gradient)', () => {
+    const layer = S4.create({ dModel: 2, dState: 4, lMax: 8 }, createRng(9));
+    const u = createRng(10).normal([1, 2, 8]);
+    const s0 = layer.initState(1);
+    const u1 = tf.zeros([1, 2]);
+    const a = testing.countLeaks(() => layer.forward(u, { state: s0, returnState: true }));
+    expect(a.leaked).toBe(0);
+    const b = testing.countLeaks(() => layer.forward(u, { mode: 'recurrent', state: s0, returnState: true }));
+    expect(b.leaked).toBe(0);
+    const c = testing.countLeaks(() => layer.step(u1, s0));
+    expect(c.leaked).toBe(0);
+    const d = testing.countLeaks(() => tf.variableGrads(() => tf.sum(layer.forward(u)) as tf.Scalar, layer.variables));
+    expect(d.leaked).toBe(0);
+    testing.disposeAll([a.result, b.result, c.result, d.result, u, u1, s0]);
+    layer.dispose();
+  });
+});
+
+describe('S4 bad inputs', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('errors name the function and the argument', () => {
+    const rng = createRng(1);
+    expect(() => S4.create({ dModel: 2, dState: 5 }, rng)).toThrow(/ssm\.S4\.create: config\.dState must be even/);
+    expect(() => S4.create({ dModel: 0 }, rng)).toThrow(/ssm\.S4\.create: config\.dModel/);
+    expect(() => S4.create({ dModel: 2, lMax: 1.5 }, rng)).toThrow(/ssm\.S4\.create: config\.lMax/);
+    expect(() => S4.create({ dModel: 2, dtMin: 0.1, dtMax: 0.01 }, rng)).toThrow(/ssm\.S4\.create: config\.dtMax/);
+    expect(() => S4.create({ dModel: 2, init: 'lin' } as never, rng)).toThrow(/ssm\.S4\.create.*init/);
+    const layer = S4.create({ dModel: 2, dState: 4, lMax: 8 }, rng);
+    tf.tidy(() => {
+      expect(() => layer.forward(tf.zeros([1, 2, 9]))).toThrow(/ssm\.S4\.forward: u\.shape\[2\] \(L = 9\) must be at most lMax = 8/);
+      expect(() => layer.forward(tf.zeros([1, 3, 8]))).toThrow(/ssm\.S4\.forward: u\.shape\[1\] \(3\) must equal dModel \(2\)/);
+      expect(() => layer.forward(tf.zeros([2, 8]))).toThrow(/ssm\.S4\.forward: u must be rank 3/);
+      expect(() => layer.forward(tf.zeros([1, 2, 8]), { state: tf.zeros([1, 2, 4, 2]) as tf.Tensor4D })).toThrow(
+        /ssm\.S4\.forward: options\.state must be of shape \[1,2,2,2\]/,
+      );
+      expect(() => layer.forward(tf.zeros([1, 2, 8]), { mode: 'fft' as never })).toThrow(/ssm\.S4\.forward: options\.mode/);
+      expect(() => layer.step(tf.zeros([1, 2]), tf.zeros([2, 2, 2, 2]) as tf.Tensor4D)).toThrow(/ssm\.S4\.step: state/);
+      expect(() => layer.kernel(9)).toThrow(/ssm\.S4\.kernel: L must be at most lMax = 8/);
+      // Recurrent mode has no length limit.
+      expect(layer.forward(tf.zeros([1, 2, 9]), { mode: 'recurrent' }).shape).toEqual([1, 2, 9]);
+    });
+    layer.dispose();
+  });
+});
+
+describe('learning', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('an S4 layer learns a 24-step delay (y_t = u_{t−24}) in convolution mode, with HiPPO-LegS memory', () => {
+    const H = 4;
+    const L = 64;
+    const delay = 24;
+    const layer = S4.create({ dModel: H, dState: 64, lMax: L, dtMin: 0.01, dtMax: 0.1 }, createRng(9));
+    const readout = tf.variable(tf.mul(createRng(10).normal([H]), 0.1));
+    const optimizer = tf.train.adam(0.01);
+    const batchLoss = (seed: number) => {
+      const u = createRng(seed).normal([8, 1, L]);
+      const x = tf.tile(u, [1, H, 1]);
+      const y = tf.sum(tf.mul(layer.forward(x), tf.reshape(readout, [1, H, 1])), 1);
+      const target = tf.reshape(tf.slice(u, [0, 0, 0], [-1, -1, L - delay]), [8, L - delay]);
+      return tf.losses.meanSquaredError(target, tf.slice(y, [0, delay], [-1, -1])) as tf.Scalar;
+    };
+    const before = tf.tidy(() => batchLoss(500).dataSync()[0]!);
+    for (let step = 0; step < 150; step++) {
+      tf.tidy(() => {
+        optimizer.minimize(() => batchLoss(step), false, [...layer.variables, readout]);
+      });
+    }
+    const after = tf.tidy(() => batchLoss(501).dataSync()[0]!);
+    console.log(`S4 delay task: held-out MSE ${before.toFixed(4)} → ${after.toFixed(4)}`);
+    expect(before).toBeGreaterThan(0.8);
+    expect(after).toBeLessThan(0.1 * before);
+    expect(after).toBeLessThan(0.05);
+    // The trained layer's two modes still agree.
+    tf.tidy(() => {
+      const u = createRng(77).normal([1, H, L]);
+      expect(testing.relativeError(layer.forward(u).dataSync(), layer.forward(u, { mode: 'recurrent' }).dataSync())).toBeLessThan(1e-3);
+    });
+    layer.dispose();
+    readout.dispose();
+    optimizer.dispose();
+  });
+});
