@@ -31,6 +31,7 @@ export {
   dplrDiscreteHost,
   dplrRealForm,
   type S4NplrHostParams,
+  retargetCTilde,
   type S4NplrLegSInitOptions,
   s4NplrLegSInit,
 } from './nplr.js';

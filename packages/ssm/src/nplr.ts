@@ -433,3 +433,29 @@ export function s4NplrLegSInit(options: S4NplrLegSInitOptions): S4NplrHostParams
   }
   return out;
 }
+
+/**
+ * Moves C̃ from kernel length `fromL` to `toL` (state-spaces/s4 `_setup_C(double_length=True)`, any lengths):
+ * C = C̃ (I − Ā^fromL)⁻¹, then C̃′ = C (I − Ā^toL), per channel in float64. Returns the new C̃ [H, N/2, 2].
+ */
+export function retargetCTilde(params: S4NplrHostParams, fromL: number, toL: number): Float32Array {
+  const fn = 'ssm.retargetCTilde';
+  assertPositiveInteger(fn, 'fromL', fromL);
+  assertPositiveInteger(fn, 'toL', toL);
+  const M = params.N / 2;
+  const out = new Float32Array(params.H * M * 2);
+  for (let h = 0; h < params.H; h++) {
+    const ch = dplrChannel(params, h);
+    const { C } = dplrDiscreteHost(ch, fromL);
+    for (let n = 0; n < M; n++) {
+      ch.c.re[n] = C[2 * n]! / 2;
+      ch.c.im[n] = -C[2 * n + 1]! / 2;
+    }
+    const tilde = tildeFromC(ch, toL);
+    for (let n = 0; n < M; n++) {
+      out[2 * (h * M + n)] = tilde.re[n]!;
+      out[2 * (h * M + n) + 1] = tilde.im[n]!;
+    }
+  }
+  return out;
+}

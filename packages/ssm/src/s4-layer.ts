@@ -19,7 +19,7 @@ import {
   ValueError,
 } from '@lab/tensor';
 import { causalConv } from './fft.js';
-import { matrixPower64, s4NplrLegSInit } from './nplr.js';
+import { matrixPower64, retargetCTilde, s4NplrLegSInit } from './nplr.js';
 import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrParamsToHost } from './s4-kernel.js';
 
 export interface S4Config {
@@ -54,6 +54,7 @@ const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x,
 /** The dense recurrence on the host (float64 computed, float32 stored) with the parameter snapshot it came from. */
 interface DenseCache {
   key: Float32Array;
+  lMax: number;
   /** Āᵀ [H, N, N] (transposed, so that z_row · Āᵀ = (Ā z)ᵀ). */
   dAT: Float32Array;
   dA64: Float64Array;
@@ -66,7 +67,7 @@ interface DenseCache {
 export class S4 {
   readonly dModel: number;
   readonly dState: number;
-  readonly lMax: number;
+  private lMaxValue: number;
   readonly logDt: tf.Variable;
   /** log(−Re Λ) [H, N/2]. */
   readonly logLambdaReal: tf.Variable;
@@ -88,7 +89,7 @@ export class S4 {
   private constructor(dModel: number, dState: number, lMax: number, params: Record<string, tf.Tensor>) {
     this.dModel = dModel;
     this.dState = dState;
-    this.lMax = lMax;
+    this.lMaxValue = lMax;
     const v = (t: tf.Tensor) => {
       const variable = tf.variable(t, true);
       t.dispose();
@@ -140,6 +141,28 @@ export class S4 {
     return new S4(H, N, lMax, params);
   }
 
+  /** The kernel length C̃ = C (I − Ā^lMax) is set up for: the longest input of convolution mode. */
+  get lMax(): number {
+    return this.lMaxValue;
+  }
+
+  /**
+   * Re-targets C̃ to a new kernel length (state-spaces/s4 `_setup_C`, which doubles it when a longer input
+   * arrives): the SSM is unchanged (same C, so the recurrence and the first min(old, new) kernel taps stay the
+   * same), only the C variable is rewritten in place. Run it outside gradient tapes.
+   */
+  setLMax(L: number): void {
+    assertPositiveInteger(`${NAME}.setLMax`, 'L', L);
+    if (L === this.lMaxValue) return;
+    const host = s4NplrParamsToHost(this.kernelParams);
+    const next = retargetCTilde(host, this.lMaxValue, L);
+    const t = tf.tensor3d(next, this.C.shape as [number, number, number]);
+    this.C.assign(t);
+    t.dispose();
+    this.lMaxValue = L;
+    this.cache = null;
+  }
+
   get variables(): tf.Variable[] {
     return [this.logDt, this.logLambdaReal, this.LambdaImag, this.P, this.B, this.C, this.D, this.outWeight, this.outBias];
   }
@@ -178,7 +201,7 @@ export class S4 {
       offset += p.length;
     }
     const old = this.cache;
-    if (old && old.key.length === key.length && old.key.every((v, i) => Object.is(v, key[i]))) return old;
+    if (old && old.lMax === this.lMax && old.key.length === key.length && old.key.every((v, i) => Object.is(v, key[i]))) return old;
     const { dA, dB, C } = s4NplrDenseHost(host, this.lMax);
     const H = this.dModel;
     const N = this.dState;
@@ -186,7 +209,7 @@ export class S4 {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) dAT[h * N * N + j * N + i] = dA[h * N * N + i * N + j]!;
     }
-    this.cache = { key, dAT, dA64: dA, dB64: dB, C64: C, dB: Float32Array.from(dB), C: Float32Array.from(C) };
+    this.cache = { key, lMax: this.lMax, dAT, dA64: dA, dB64: dB, C64: C, dB: Float32Array.from(dB), C: Float32Array.from(C) };
     return this.cache;
   }
 
@@ -216,7 +239,7 @@ export class S4 {
     const [batch, H, L] = u.shape as [number, number, number];
     if (H !== this.dModel) throw new ShapeError(`${fn}: u.shape[1] (${H}) must equal dModel (${this.dModel})`);
     if (mode === 'conv' && L > this.lMax) {
-      throw new ValueError(`${fn}: u.shape[2] (L = ${L}) must be at most lMax = ${this.lMax} in convolution mode (pass chunks with options.state)`);
+      throw new ValueError(`${fn}: u.shape[2] (L = ${L}) must be at most lMax = ${this.lMax} in convolution mode (pass chunks with options.state, or call setLMax)`);
     }
     if (options.state) assertShape(fn, 'options.state', options.state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
     const out = tf.tidy(() => {

@@ -52,6 +52,24 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     layer.dispose();
   });
 
+  it('setLMax re-targets C̃ (s4 _setup_C): same SSM, longer kernel, and convolution mode still equals recurrent mode', () => {
+    const layer = S4.create({ dModel: 2, dState: 8, lMax: 16, dtMin: 0.01, dtMax: 0.2 }, createRng(12));
+    tf.tidy(() => {
+      const k16 = layer.kernel(16).dataSync().slice();
+      const u = createRng(13).normal([1, 2, 40]);
+      const rec = layer.forward(u, { mode: 'recurrent' }).dataSync().slice();
+      layer.setLMax(40);
+      expect(layer.lMax).toBe(40);
+      expect(testing.relativeError(layer.kernel(16).dataSync(), k16)).toBeLessThan(1e-4);
+      const conv = layer.forward(u).dataSync();
+      expect(testing.relativeError(conv, rec)).toBeLessThan(1e-4);
+      expect(testing.relativeError(layer.forward(u, { mode: 'recurrent' }).dataSync(), rec)).toBeLessThan(1e-4);
+      layer.setLMax(16);
+      expect(testing.relativeError(layer.kernel(16).dataSync(), k16)).toBeLessThan(1e-4);
+    });
+    layer.dispose();
+  });
+
   it('gradients: every variable gets one in convolution mode; u, D and the output stage match recurrent mode', () => {
     const layer = S4.create({ dModel: 2, dState: 4, lMax: 12 }, createRng(4));
     tf.tidy(() => {
@@ -131,6 +149,7 @@ describe('S4 bad inputs', () => {
       expect(() => layer.forward(tf.zeros([1, 2, 8]), { mode: 'fft' as never })).toThrow(/ssm\.S4\.forward: options\.mode/);
       expect(() => layer.step(tf.zeros([1, 2]), tf.zeros([2, 2, 2, 2]) as tf.Tensor4D)).toThrow(/ssm\.S4\.step: state/);
       expect(() => layer.kernel(9)).toThrow(/ssm\.S4\.kernel: L must be at most lMax = 8/);
+      expect(() => layer.setLMax(0)).toThrow(/ssm\.S4\.setLMax: L/);
       // Recurrent mode has no length limit.
       expect(layer.forward(tf.zeros([1, 2, 9]), { mode: 'recurrent' }).shape).toEqual([1, 2, 9]);
     });
