@@ -14,20 +14,10 @@
 
 // Constants live in globals loaded from a table (src/kernels/constants.ts) at the start of each kernel:
 // V8 rebuilds every v128.const inside a loop from immediates, which costs more than the arithmetic.
-let EXP_LO: v128 = i32x4.splat(0);
-let EXP_HI: v128 = i32x4.splat(0);
 let LOG2E: v128 = i32x4.splat(0);
-let MAGIC: v128 = i32x4.splat(0);
 let LN2_HI: v128 = i32x4.splat(0);
 let LN2_LO: v128 = i32x4.splat(0);
-let EP0: v128 = i32x4.splat(0);
-let EP1: v128 = i32x4.splat(0);
-let EP2: v128 = i32x4.splat(0);
-let EP3: v128 = i32x4.splat(0);
-let EP4: v128 = i32x4.splat(0);
-let EP5: v128 = i32x4.splat(0);
 let ONE: v128 = i32x4.splat(0);
-let I127: v128 = i32x4.splat(0);
 let ZERO: v128 = i32x4.splat(0);
 let X2_LO: v128 = i32x4.splat(0);
 let X2_HI: v128 = i32x4.splat(0);
@@ -52,80 +42,31 @@ let TWO: v128 = i32x4.splat(0);
 
 /** Loads the constant table written by the host (see src/kernels/constants.ts). */
 function loadConstants(table: usize): void {
-  EXP_LO = v128.load(table, 0);
-  EXP_HI = v128.load(table, 16);
-  LOG2E = v128.load(table, 32);
-  MAGIC = v128.load(table, 48);
-  LN2_HI = v128.load(table, 64);
-  LN2_LO = v128.load(table, 80);
-  EP0 = v128.load(table, 96);
-  EP1 = v128.load(table, 112);
-  EP2 = v128.load(table, 128);
-  EP3 = v128.load(table, 144);
-  EP4 = v128.load(table, 160);
-  EP5 = v128.load(table, 176);
-  ONE = v128.load(table, 192);
-  I127 = v128.load(table, 208);
-  ZERO = v128.load(table, 224);
-  X2_LO = v128.load(table, 240);
-  X2_HI = v128.load(table, 256);
-  X2_MAGIC = v128.load(table, 272);
-  Q1 = v128.load(table, 288);
-  Q2 = v128.load(table, 304);
-  Q3 = v128.load(table, 320);
-  Q4 = v128.load(table, 336);
-  Q5 = v128.load(table, 352);
-  EXPV_LO = v128.load(table, 368);
-  EXPV_HI = v128.load(table, 384);
-  E1 = v128.load(table, 400);
-  E2 = v128.load(table, 416);
-  E3 = v128.load(table, 432);
-  E4 = v128.load(table, 448);
-  E5 = v128.load(table, 464);
-  K1 = v128.load(table, 480);
-  K2 = v128.load(table, 496);
-  K3 = v128.load(table, 512);
-  K4 = v128.load(table, 528);
-  TWO = v128.load(table, 544);
-}
-
-/**
- * expv with its constants passed in (hot loops keep them in locals loaded from the table, which V8 holds in
- * registers or stack slots instead of rebuilding them each iteration). c0..c13 are table rows 0..13.
- */
-@inline
-function expl(
-  x: v128,
-  lo: v128,
-  hi: v128,
-  log2e: v128,
-  magic: v128,
-  ln2hi: v128,
-  ln2lo: v128,
-  p0: v128,
-  p1: v128,
-  p2: v128,
-  p3: v128,
-  p4: v128,
-  p5: v128,
-  one: v128,
-  i127: v128,
-): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, lo), hi);
-  const km = f32x4.add(f32x4.mul(x, log2e), magic);
-  const k = f32x4.sub(km, magic);
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, ln2hi)), f32x4.mul(k, ln2lo));
-  let p = f32x4.add(f32x4.mul(p0, r), p1);
-  p = f32x4.add(f32x4.mul(p, r), p2);
-  p = f32x4.add(f32x4.mul(p, r), p3);
-  p = f32x4.add(f32x4.mul(p, r), p4);
-  p = f32x4.add(f32x4.mul(p, r), p5);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), one);
-  const ki = i32x4.sub(km, magic);
-  const half = i32x4.shr_s(ki, 1);
-  const s1 = i32x4.shl(i32x4.add(half, i127), 23);
-  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ki, half), i127), 23);
-  return f32x4.mul(f32x4.mul(p, s1), s2);
+  LOG2E = v128.load(table, 0);
+  LN2_HI = v128.load(table, 16);
+  LN2_LO = v128.load(table, 32);
+  ONE = v128.load(table, 48);
+  ZERO = v128.load(table, 64);
+  X2_LO = v128.load(table, 80);
+  X2_HI = v128.load(table, 96);
+  X2_MAGIC = v128.load(table, 112);
+  Q1 = v128.load(table, 128);
+  Q2 = v128.load(table, 144);
+  Q3 = v128.load(table, 160);
+  Q4 = v128.load(table, 176);
+  Q5 = v128.load(table, 192);
+  EXPV_LO = v128.load(table, 208);
+  EXPV_HI = v128.load(table, 224);
+  E1 = v128.load(table, 240);
+  E2 = v128.load(table, 256);
+  E3 = v128.load(table, 272);
+  E4 = v128.load(table, 288);
+  E5 = v128.load(table, 304);
+  K1 = v128.load(table, 320);
+  K2 = v128.load(table, 336);
+  K3 = v128.load(table, 352);
+  K4 = v128.load(table, 368);
+  TWO = v128.load(table, 384);
 }
 
 /**
@@ -509,28 +450,278 @@ export function scan_fwd(
   }
 }
 
-/** Bytes of scratch each part of scan_bwd needs (see scan_bwd). */
-export function scan_bwd_scratch_bytes(L: i32, N: i32, flags: i32): i32 {
-  let vectors = (L + 1) * N + L * N + L + 4 * N;
-  if ((flags & 2) != 0) vectors += L * N;
-  if ((flags & 4) != 0) vectors += L * N;
-  return vectors << 4;
+/**
+ * Bytes of scratch each part of scan_bwd needs: the recomputed states h_{t−1} [(L+1), Np] and decays [L, Np]
+ * of one row, and its Δ, y and dy rows.
+ */
+export function scan_bwd_scratch_bytes(L: i32, Np: i32): i32 {
+  return ((2 * L + 1) * Np + 3 * (((L + 3) >> 2) << 2)) << 2;
+}
+
+/** Recomputes 16 states of one row forward, storing h_t at hs + (t+1)·Np, the decays, and adding Σ c·h to y. */
+function recomputeGroup(dvRow: usize, uRow: usize, a: usize, hs: usize, dec: usize, npBytes: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32): void {
+  const lo = X2_LO;
+  const hi = X2_HI;
+  const mag = X2_MAGIC;
+  const q1 = Q1;
+  const q2 = Q2;
+  const q3 = Q3;
+  const q4 = Q4;
+  const q5 = Q5;
+  const one = ONE;
+  let h0 = v128.load(hs);
+  let h1 = v128.load(hs, 16);
+  let h2 = v128.load(hs, 32);
+  let h3 = v128.load(hs, 48);
+  const a0 = v128.load(a);
+  const a1 = v128.load(a, 16);
+  const a2 = v128.load(a, 32);
+  const a3 = v128.load(a, 48);
+  let hp = hs + npBytes;
+  let ep = dec;
+  for (let t = 0; t < L; t++) {
+    const tb = <usize>t << 2;
+    const dt = load<f32>(dvRow + tb);
+    const dv = f32x4.splat(dt);
+    const du = f32x4.splat(dt * load<f32>(uRow + tb));
+    const e0 = exp2d(f32x4.mul(dv, a0), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e1 = exp2d(f32x4.mul(dv, a1), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e2 = exp2d(f32x4.mul(dv, a2), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e3 = exp2d(f32x4.mul(dv, a3), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h0 = f32x4.add(f32x4.mul(e0, h0), f32x4.mul(du, v128.load(bp)));
+    h1 = f32x4.add(f32x4.mul(e1, h1), f32x4.mul(du, v128.load(bp, 16)));
+    h2 = f32x4.add(f32x4.mul(e2, h2), f32x4.mul(du, v128.load(bp, 32)));
+    h3 = f32x4.add(f32x4.mul(e3, h3), f32x4.mul(du, v128.load(bp, 48)));
+    v128.store(ep, e0);
+    v128.store(ep, e1, 16);
+    v128.store(ep, e2, 32);
+    v128.store(ep, e3, 48);
+    v128.store(hp, h0);
+    v128.store(hp, h1, 16);
+    v128.store(hp, h2, 32);
+    v128.store(hp, h3, 48);
+    const acc = f32x4.add(
+      f32x4.add(f32x4.mul(h0, v128.load(cp)), f32x4.mul(h1, v128.load(cp, 16))),
+      f32x4.add(f32x4.mul(h2, v128.load(cp, 32)), f32x4.mul(h3, v128.load(cp, 48))),
+    );
+    store<f32>(yRow + tb, load<f32>(yRow + tb) + lanesSum(acc));
+    hp += npBytes;
+    ep += npBytes;
+    bp += bStep;
+    cp += cStep;
+  }
+}
+
+/** recomputeGroup for one state vector (4 states). */
+function recomputeVector(dvRow: usize, uRow: usize, a: usize, hs: usize, dec: usize, npBytes: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32): void {
+  const lo = X2_LO;
+  const hi = X2_HI;
+  const mag = X2_MAGIC;
+  const q1 = Q1;
+  const q2 = Q2;
+  const q3 = Q3;
+  const q4 = Q4;
+  const q5 = Q5;
+  const one = ONE;
+  let h = v128.load(hs);
+  const av = v128.load(a);
+  let hp = hs + npBytes;
+  let ep = dec;
+  for (let t = 0; t < L; t++) {
+    const tb = <usize>t << 2;
+    const dt = load<f32>(dvRow + tb);
+    const e = exp2d(f32x4.mul(f32x4.splat(dt), av), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h = f32x4.add(f32x4.mul(e, h), f32x4.mul(f32x4.splat(dt * load<f32>(uRow + tb)), v128.load(bp)));
+    v128.store(ep, e);
+    v128.store(hp, h);
+    store<f32>(yRow + tb, load<f32>(yRow + tb) + lanesSum(f32x4.mul(h, v128.load(cp))));
+    hp += npBytes;
+    ep += npBytes;
+    bp += bStep;
+    cp += cStep;
+  }
 }
 
 /**
- * Backward scan: the adjoint recurrence g_t = c_t dy_t + exp(Δ_{t+1} a) g_{t+1}, run in reverse after the
- * states are recomputed forward into scratch. Split over (batch, group of channel blocks): part p is batch
- * p / groups, group p % groups. Outputs per element (du, ddelta, dz), per batch partial sums
- * (dApart [Bt, N, Dp], dDpart and dBiasPart [Bt, Dp], fixed dB/dC [Bt, N, Dp]), per group partial sums of
- * input-dependent dB/dC ([groups, Bt, L, N]), and dstate0 (blocked). Each part uses `scratchBytes` of scratch
- * at scratch + part · scratchBytes.
+ * The reverse sweep of 16 states of one row: the adjoint g_t = c_t dy_t + decay_{t+1} g_{t+1} in registers, with
+ * q_t = g_t · decay_t · h_{t−1} giving dA += Σ_t q_t Δ_t and dΔ_t = Σ_n (q_t a + g_t u_t b_t); dB_t += g_t Δ_t u_t and
+ * dC_t += dy_t h_t read-modify-write their rows (steps 0 when B, C are fixed: one accumulator row). Adds
+ * Σ_n q a to ddtRow and Σ_n g b to gbRow; writes dA (the group's slice) and the initial-state gradient.
+ */
+function reverseGroup(
+  dvRow: usize,
+  uRow: usize,
+  dyRow: usize,
+  a: usize,
+  hs: usize,
+  dec: usize,
+  npBytes: usize,
+  bp: usize,
+  bStep: usize,
+  cp: usize,
+  cStep: usize,
+  dBp: usize,
+  dCp: usize,
+  ddtRow: usize,
+  gbRow: usize,
+  dA: usize,
+  dstate: usize,
+  L: i32,
+): void {
+  const a0 = v128.load(a);
+  const a1 = v128.load(a, 16);
+  const a2 = v128.load(a, 32);
+  const a3 = v128.load(a, 48);
+  const zero = f32x4.splat(0);
+  let k0 = zero; // carries decay_{t+1} g_{t+1}
+  let k1 = zero;
+  let k2 = zero;
+  let k3 = zero;
+  let s0 = zero; // Σ_t q Δ
+  let s1 = zero;
+  let s2 = zero;
+  let s3 = zero;
+  const last = <usize>(L - 1);
+  let hp = hs + last * npBytes; // h_{t−1}
+  let ep = dec + last * npBytes;
+  bp += last * bStep;
+  cp += last * cStep;
+  dBp += last * bStep;
+  dCp += last * cStep;
+  for (let t = L - 1; t >= 0; t--) {
+    const tb = <usize>t << 2;
+    const dt = load<f32>(dvRow + tb);
+    const dy = f32x4.splat(load<f32>(dyRow + tb));
+    const dv = f32x4.splat(dt);
+    const dtu = f32x4.splat(dt * load<f32>(uRow + tb));
+    const g0 = f32x4.add(f32x4.mul(v128.load(cp), dy), k0);
+    const g1 = f32x4.add(f32x4.mul(v128.load(cp, 16), dy), k1);
+    const g2 = f32x4.add(f32x4.mul(v128.load(cp, 32), dy), k2);
+    const g3 = f32x4.add(f32x4.mul(v128.load(cp, 48), dy), k3);
+    const e0 = v128.load(ep);
+    const e1 = v128.load(ep, 16);
+    const e2 = v128.load(ep, 32);
+    const e3 = v128.load(ep, 48);
+    const q0 = f32x4.mul(f32x4.mul(g0, e0), v128.load(hp));
+    const q1 = f32x4.mul(f32x4.mul(g1, e1), v128.load(hp, 16));
+    const q2 = f32x4.mul(f32x4.mul(g2, e2), v128.load(hp, 32));
+    const q3 = f32x4.mul(f32x4.mul(g3, e3), v128.load(hp, 48));
+    s0 = f32x4.add(s0, f32x4.mul(q0, dv));
+    s1 = f32x4.add(s1, f32x4.mul(q1, dv));
+    s2 = f32x4.add(s2, f32x4.mul(q2, dv));
+    s3 = f32x4.add(s3, f32x4.mul(q3, dv));
+    const qa = f32x4.add(f32x4.add(f32x4.mul(q0, a0), f32x4.mul(q1, a1)), f32x4.add(f32x4.mul(q2, a2), f32x4.mul(q3, a3)));
+    const gb = f32x4.add(
+      f32x4.add(f32x4.mul(g0, v128.load(bp)), f32x4.mul(g1, v128.load(bp, 16))),
+      f32x4.add(f32x4.mul(g2, v128.load(bp, 32)), f32x4.mul(g3, v128.load(bp, 48))),
+    );
+    // h_t = hs[t + 1] for dC.
+    const hn = hp + npBytes;
+    v128.store(dCp, f32x4.add(v128.load(dCp), f32x4.mul(dy, v128.load(hn))));
+    v128.store(dCp, f32x4.add(v128.load(dCp, 16), f32x4.mul(dy, v128.load(hn, 16))), 16);
+    v128.store(dCp, f32x4.add(v128.load(dCp, 32), f32x4.mul(dy, v128.load(hn, 32))), 32);
+    v128.store(dCp, f32x4.add(v128.load(dCp, 48), f32x4.mul(dy, v128.load(hn, 48))), 48);
+    v128.store(dBp, f32x4.add(v128.load(dBp), f32x4.mul(g0, dtu)));
+    v128.store(dBp, f32x4.add(v128.load(dBp, 16), f32x4.mul(g1, dtu)), 16);
+    v128.store(dBp, f32x4.add(v128.load(dBp, 32), f32x4.mul(g2, dtu)), 32);
+    v128.store(dBp, f32x4.add(v128.load(dBp, 48), f32x4.mul(g3, dtu)), 48);
+    // lane 0: Σ qa, lane 2: Σ gb.
+    const x = f32x4.add(i32x4.shuffle(qa, gb, 0, 1, 4, 5), i32x4.shuffle(qa, gb, 2, 3, 6, 7));
+    const s = f32x4.add(x, i32x4.shuffle(x, x, 1, 0, 3, 2));
+    store<f32>(ddtRow + tb, load<f32>(ddtRow + tb) + f32x4.extract_lane(s, 0));
+    store<f32>(gbRow + tb, load<f32>(gbRow + tb) + f32x4.extract_lane(s, 2));
+    k0 = f32x4.mul(e0, g0);
+    k1 = f32x4.mul(e1, g1);
+    k2 = f32x4.mul(e2, g2);
+    k3 = f32x4.mul(e3, g3);
+    hp -= npBytes;
+    ep -= npBytes;
+    bp -= bStep;
+    cp -= cStep;
+    dBp -= bStep;
+    dCp -= cStep;
+  }
+  v128.store(dA, s0);
+  v128.store(dA, s1, 16);
+  v128.store(dA, s2, 32);
+  v128.store(dA, s3, 48);
+  v128.store(dstate, k0);
+  v128.store(dstate, k1, 16);
+  v128.store(dstate, k2, 32);
+  v128.store(dstate, k3, 48);
+}
+
+/** reverseGroup for one state vector (4 states). */
+function reverseVector(
+  dvRow: usize,
+  uRow: usize,
+  dyRow: usize,
+  a: usize,
+  hs: usize,
+  dec: usize,
+  npBytes: usize,
+  bp: usize,
+  bStep: usize,
+  cp: usize,
+  cStep: usize,
+  dBp: usize,
+  dCp: usize,
+  ddtRow: usize,
+  gbRow: usize,
+  dA: usize,
+  dstate: usize,
+  L: i32,
+): void {
+  const av = v128.load(a);
+  let k = f32x4.splat(0);
+  let sA = f32x4.splat(0);
+  const last = <usize>(L - 1);
+  let hp = hs + last * npBytes;
+  let ep = dec + last * npBytes;
+  bp += last * bStep;
+  cp += last * cStep;
+  dBp += last * bStep;
+  dCp += last * cStep;
+  for (let t = L - 1; t >= 0; t--) {
+    const tb = <usize>t << 2;
+    const dt = load<f32>(dvRow + tb);
+    const dy = f32x4.splat(load<f32>(dyRow + tb));
+    const g = f32x4.add(f32x4.mul(v128.load(cp), dy), k);
+    const e = v128.load(ep);
+    const q = f32x4.mul(f32x4.mul(g, e), v128.load(hp));
+    sA = f32x4.add(sA, f32x4.mul(q, f32x4.splat(dt)));
+    v128.store(dCp, f32x4.add(v128.load(dCp), f32x4.mul(dy, v128.load(hp + npBytes))));
+    v128.store(dBp, f32x4.add(v128.load(dBp), f32x4.mul(g, f32x4.splat(dt * load<f32>(uRow + tb)))));
+    store<f32>(ddtRow + tb, load<f32>(ddtRow + tb) + lanesSum(f32x4.mul(q, av)));
+    store<f32>(gbRow + tb, load<f32>(gbRow + tb) + lanesSum(f32x4.mul(g, v128.load(bp))));
+    k = f32x4.mul(e, g);
+    hp -= npBytes;
+    ep -= npBytes;
+    bp -= bStep;
+    cp -= cStep;
+    dBp -= bStep;
+    dCp -= cStep;
+  }
+  v128.store(dA, sA);
+  v128.store(dstate, k);
+}
+
+/**
+ * Backward scan, one (batch, channel) row at a time, in the forward kernel's layouts (see scan_fwd; A is passed
+ * both natural and as A·log₂e): the row's states and decays are recomputed forward into scratch, then the
+ * adjoint runs in reverse with 16 states in registers. Outputs:
+ *   du, ddelta, dz: [Bt, D, L]      dA, dstate0: [Bt, D, Np] (dA summed over batch by the host)
+ *   dDv, dBias: [Bt, D] (summed over batch by the host)
+ *   dB, dC input-dependent: per part [parts, Bt, L, Np] (summed over parts by the host); fixed: [Bt, D, Np]
+ * Split over rows; each part uses scan_bwd_scratch_bytes(L, Np) of scratch at scratch + part · scratchBytes.
  */
 export function scan_bwd(
   table: usize,
   u: usize,
   delta: usize,
   z: usize,
-  At: usize,
+  A: usize,
+  A2: usize,
   B: usize,
   C: usize,
   Dv: usize,
@@ -540,194 +731,151 @@ export function scan_bwd(
   du: usize,
   ddelta: usize,
   dz: usize,
-  dApart: usize,
-  dBpart: usize,
-  dCpart: usize,
-  dDpart: usize,
-  dBiasPart: usize,
+  dA: usize,
+  dB: usize,
+  dC: usize,
+  dDv: usize,
+  dBias: usize,
   dstate0: usize,
   scratch: usize,
   scratchBytes: i32,
   batch: i32,
-  Dp: i32,
+  dim: i32,
   L: i32,
-  N: i32,
+  Np: i32,
   flags: i32,
-  groups: i32,
   part: i32,
   parts: i32,
 ): void {
   loadConstants(table);
-  const cLo = v128.load(table, 0);
-  const cHi = v128.load(table, 16);
-  const cLog2e = v128.load(table, 32);
-  const cMagic = v128.load(table, 48);
-  const cLn2hi = v128.load(table, 64);
-  const cLn2lo = v128.load(table, 80);
-  const cP0 = v128.load(table, 96);
-  const cP1 = v128.load(table, 112);
-  const cP2 = v128.load(table, 128);
-  const cP3 = v128.load(table, 144);
-  const cP4 = v128.load(table, 160);
-  const cP5 = v128.load(table, 176);
-  const cOne = v128.load(table, 192);
-  const cI127 = v128.load(table, 208);
-  const blocks = Dp >> 2;
-  const b = part / groups;
-  const g = part % groups;
-  const blkStart = (blocks * g) / groups;
-  const blkEnd = (blocks * (g + 1)) / groups;
   const softplus = (flags & 1) != 0;
   const varB = (flags & 2) != 0;
   const varC = (flags & 4) != 0;
   const hasZ = (flags & 8) != 0;
-  const dpBytes = <usize>Dp << 2;
-  const nBytes = <usize>N << 2;
-  const LN = <usize>L * <usize>N;
-  // Scratch layout (v128 units): xs [(L+1), N], decays [L, N], dvs [L], carry/accA/accB/accC [N] each,
-  // then dBvec [L, N] and dCvec [L, N] when B / C are input-dependent.
+  const rows = batch * dim;
+  const start = (rows * part) / parts;
+  const end = (rows * (part + 1)) / parts;
+  const npBytes = <usize>Np << 2;
+  const rowBytes = <usize>L << 2;
+  const rowVec = <usize>((L + 3) >> 2) << 4;
+  const L4 = L & ~3;
+  const tail = L - L4;
   const base = scratch + <usize>part * <usize>scratchBytes;
-  const xs = base;
-  const decays = xs + ((LN + <usize>N) << 4);
-  const dvs = decays + (LN << 4);
-  const carry = dvs + (<usize>L << 4);
-  const accA = carry + (<usize>N << 4);
-  const accB = accA + (<usize>N << 4);
-  const accC = accB + (<usize>N << 4);
-  let tail = accC + (<usize>N << 4);
-  const dBvec = tail;
-  if (varB) tail += LN << 4;
-  const dCvec = tail;
-  const zero = ZERO;
-  if (varB) for (let i: usize = 0; i < LN; i++) v128.store(dBvec + (i << 4), zero);
-  if (varC) for (let i: usize = 0; i < LN; i++) v128.store(dCvec + (i << 4), zero);
-  const bVarBase = B + ((<usize>b * LN) << 2);
-  const cVarBase = C + ((<usize>b * LN) << 2);
-  const rowBase = ((<usize>b * <usize>L * <usize>Dp) << 2);
+  const hs = base;
+  const dec = hs + <usize>(L + 1) * npBytes;
+  const dvRow = dec + <usize>L * npBytes;
+  const yRow = dvRow + rowVec;
+  const dyRow = yRow + rowVec;
+  const bStep: usize = varB ? npBytes : 0;
+  const cStep: usize = varC ? npBytes : 0;
+  // This part's dB / dC partial sums over its rows (input-dependent B, C).
+  const partBytes = <usize>batch * <usize>L * npBytes;
+  const dBmine = dB + <usize>part * partBytes;
+  const dCmine = dC + <usize>part * partBytes;
+  const zero = f32x4.splat(0);
+  if (varB) for (let i: usize = 0; i < partBytes; i += 16) v128.store(dBmine + i, zero);
+  if (varC) for (let i: usize = 0; i < partBytes; i += 16) v128.store(dCmine + i, zero);
 
-  for (let blk = blkStart; blk < blkEnd; blk++) {
-    const d0 = blk << 2;
-    const stateBlock = (<usize>(b * blocks + blk) * <usize>N) << 4;
-    const biasv = v128.load(bias + (<usize>d0 << 2));
-    const skip = v128.load(Dv + (<usize>d0 << 2));
-    const aBase = At + (<usize>d0 << 2);
-    const bFixed = B + (<usize>d0 << 2);
-    const cFixed = C + (<usize>d0 << 2);
-    const bStep: usize = varB ? 4 : dpBytes;
-    const cStep: usize = varC ? 4 : dpBytes;
-    const chanOff = <usize>d0 << 2;
+  for (let row = start; row < end; row++) {
+    const b = row / dim;
+    const d = row % dim;
+    const off = <usize>row * rowBytes;
+    const uRow = u + off;
+    const biasValue = load<f32>(bias + (<usize>d << 2));
+    prepareDelta(delta + off, biasValue, softplus, dvRow, L);
+    const aRow = A + <usize>d * npBytes;
+    const a2Row = A2 + <usize>d * npBytes;
+    const bRow = varB ? B + <usize>b * <usize>L * npBytes : B + <usize>d * npBytes;
+    const cRow = varC ? C + <usize>b * <usize>L * npBytes : C + <usize>d * npBytes;
+    const dBrow = varB ? dBmine + <usize>b * <usize>L * npBytes : dB + <usize>row * npBytes;
+    const dCrow = varC ? dCmine + <usize>b * <usize>L * npBytes : dC + <usize>row * npBytes;
+    if (!varB) for (let i: usize = 0; i < npBytes; i += 16) v128.store(dBrow + i, zero);
+    if (!varC) for (let i: usize = 0; i < npBytes; i += 16) v128.store(dCrow + i, zero);
 
-    // Forward: xs[t + 1] = h_t (xs[0] = h_{-1}), decays[t] = exp(Δ_t a), dvs[t] = Δ_t.
-    for (let n = 0; n < N; n++) v128.store(xs + (<usize>n << 4), v128.load(state0 + stateBlock + (<usize>n << 4)));
-    for (let t = 0; t < L; t++) {
-      const off = rowBase + <usize>t * dpBytes + chanOff;
-      const uv = v128.load(u + off);
-      let dv = f32x4.add(v128.load(delta + off), biasv);
-      if (softplus) dv = softplusv(dv);
-      v128.store(dvs + (<usize>t << 4), dv);
-      const duv = f32x4.mul(dv, uv);
-      let bp = varB ? bVarBase + <usize>t * nBytes : bFixed;
-      let ap = aBase;
-      const prev = xs + ((<usize>t * <usize>N) << 4);
-      const next = prev + (<usize>N << 4);
-      const dec = decays + ((<usize>t * <usize>N) << 4);
-      for (let n = 0; n < N; n++) {
-        const nb = <usize>n << 4;
-        const decay = expl(f32x4.mul(dv, v128.load(ap)), cLo, cHi, cLog2e, cMagic, cLn2hi, cLn2lo, cP0, cP1, cP2, cP3, cP4, cP5, cOne, cI127);
-        const bn = varB ? f32x4.splat(load<f32>(bp)) : v128.load(bp);
-        v128.store(dec + nb, decay);
-        v128.store(next + nb, f32x4.add(f32x4.mul(decay, v128.load(prev + nb)), f32x4.mul(duv, bn)));
-        ap += dpBytes;
-        bp += bStep;
-      }
+    // Forward: h_{t} for every state into hs (hs[0] = initial state), decays, and y = Σ c·h.
+    memory.copy(hs, state0 + <usize>row * npBytes, npBytes);
+    for (let i: usize = 0; i < rowVec; i += 16) v128.store(yRow + i, zero);
+    let g = 0;
+    for (; g + 16 <= Np; g += 16) {
+      const go = <usize>g << 2;
+      recomputeGroup(dvRow, uRow, a2Row + go, hs + go, dec + go, npBytes, bRow + go, bStep, cRow + go, cStep, yRow, L);
+    }
+    for (; g < Np; g += 4) {
+      const go = <usize>g << 2;
+      recomputeVector(dvRow, uRow, a2Row + go, hs + go, dec + go, npBytes, bRow + go, bStep, cRow + go, cStep, yRow, L);
     }
 
-    // Reverse.
-    for (let n = 0; n < N; n++) {
-      const nb = <usize>n << 4;
-      v128.store(carry + nb, zero);
-      v128.store(accA + nb, zero);
-      v128.store(accB + nb, zero);
-      v128.store(accC + nb, zero);
-    }
+    // dy = dout · silu(z), dz = dout · (y + D u) · silu'(z), dD = Σ dy u. ddelta and du rows start at 0 and
+    // collect Σ q a and Σ g b from the reverse sweeps.
+    const skip = f32x4.splat(load<f32>(Dv + (<usize>d << 2)));
     let accD = zero;
-    let accBias = zero;
-    for (let t = L - 1; t >= 0; t--) {
-      const off = rowBase + <usize>t * dpBytes + chanOff;
-      const uv = v128.load(u + off);
-      const dv = v128.load(dvs + (<usize>t << 4));
-      const prev = xs + ((<usize>t * <usize>N) << 4);
-      const next = prev + (<usize>N << 4);
-      const dec = decays + ((<usize>t * <usize>N) << 4);
-      let dy = v128.load(dout + off);
+    const one = ONE;
+    const ddRow = ddelta + off;
+    const duRow = du + off;
+    for (let t = 0; t < L; t += 4) {
+      const tb = <usize>t << 2;
+      const full = t < L4;
+      const uv = full ? v128.load(uRow + tb) : loadPartial(uRow + tb, tail);
+      let dy = full ? v128.load(dout + off + tb) : loadPartial(dout + off + tb, tail);
       if (hasZ) {
-        let pre = f32x4.mul(skip, uv);
-        let cp = varC ? cVarBase + <usize>t * nBytes : cFixed;
-        for (let n = 0; n < N; n++) {
-          const cn = varC ? f32x4.splat(load<f32>(cp)) : v128.load(cp);
-          pre = f32x4.add(pre, f32x4.mul(cn, v128.load(next + (<usize>n << 4))));
-          cp += cStep;
-        }
-        const zv = v128.load(z + off);
+        const zv = full ? v128.load(z + off + tb) : loadPartial(z + off + tb, tail);
         const s = sigmoidv(zv);
-        const one = ONE;
+        const pre = f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, uv));
         const dsilu = f32x4.mul(s, f32x4.add(one, f32x4.mul(zv, f32x4.sub(one, s))));
-        v128.store(dz + off, f32x4.mul(f32x4.mul(dy, pre), dsilu));
+        const dzv = f32x4.mul(f32x4.mul(dy, pre), dsilu);
+        if (full) v128.store(dz + off + tb, dzv);
+        else storePartial(dz + off + tb, dzv, tail);
         dy = f32x4.mul(dy, f32x4.mul(zv, s));
       }
+      v128.store(dyRow + tb, dy);
       accD = f32x4.add(accD, f32x4.mul(dy, uv));
-      let duv = f32x4.mul(dy, skip);
-      let ddt = zero;
-      const dtu = f32x4.mul(dv, uv);
-      let ap = aBase;
-      let bp = varB ? bVarBase + <usize>t * nBytes : bFixed;
-      let cp = varC ? cVarBase + <usize>t * nBytes : cFixed;
-      const dBrow = dBvec + ((<usize>t * <usize>N) << 4);
-      const dCrow = dCvec + ((<usize>t * <usize>N) << 4);
-      for (let n = 0; n < N; n++) {
-        const nb = <usize>n << 4;
-        const an = v128.load(ap);
-        const bn = varB ? f32x4.splat(load<f32>(bp)) : v128.load(bp);
-        const cn = varC ? f32x4.splat(load<f32>(cp)) : v128.load(cp);
-        const decay = v128.load(dec + nb);
-        const adj = f32x4.add(v128.load(carry + nb), f32x4.mul(cn, dy));
-        const dCterm = f32x4.mul(dy, v128.load(next + nb));
-        if (varC) v128.store(dCrow + nb, f32x4.add(v128.load(dCrow + nb), dCterm));
-        else v128.store(accC + nb, f32x4.add(v128.load(accC + nb), dCterm));
-        const dDecay = f32x4.mul(f32x4.mul(adj, v128.load(prev + nb)), decay);
-        v128.store(accA + nb, f32x4.add(v128.load(accA + nb), f32x4.mul(dDecay, dv)));
-        const adjB = f32x4.mul(adj, bn);
-        ddt = f32x4.add(ddt, f32x4.add(f32x4.mul(dDecay, an), f32x4.mul(adjB, uv)));
-        duv = f32x4.add(duv, f32x4.mul(adjB, dv));
-        const dBterm = f32x4.mul(adj, dtu);
-        if (varB) v128.store(dBrow + nb, f32x4.add(v128.load(dBrow + nb), dBterm));
-        else v128.store(accB + nb, f32x4.add(v128.load(accB + nb), dBterm));
-        v128.store(carry + nb, f32x4.mul(decay, adj));
-        ap += dpBytes;
-        bp += bStep;
-        cp += cStep;
+      if (full) {
+        v128.store(ddRow + tb, zero);
+        v128.store(duRow + tb, zero);
+      } else {
+        storePartial(ddRow + tb, zero, tail);
+        storePartial(duRow + tb, zero, tail);
       }
-      if (softplus) ddt = f32x4.mul(ddt, sigmoidv(f32x4.add(v128.load(delta + off), biasv)));
-      accBias = f32x4.add(accBias, ddt);
-      v128.store(ddelta + off, ddt);
-      v128.store(du + off, duv);
     }
-    const chan = (<usize>(b * Dp + d0)) << 2;
-    v128.store(dDpart + chan, accD);
-    v128.store(dBiasPart + chan, accBias);
-    for (let n = 0; n < N; n++) {
-      const nb = <usize>n << 4;
-      const row = (<usize>(b * N + n) * <usize>Dp + <usize>d0) << 2;
-      v128.store(dApart + row, v128.load(accA + nb));
-      if (!varB) v128.store(dBpart + row, v128.load(accB + nb));
-      if (!varC) v128.store(dCpart + row, v128.load(accC + nb));
-      v128.store(dstate0 + stateBlock + nb, v128.load(carry + nb));
+    store<f32>(dDv + (<usize>row << 2), lanesSum(accD));
+
+    // Reverse sweeps: Σ q a into ddelta's row, Σ g b into du's row (finished below).
+    g = 0;
+    for (; g + 16 <= Np; g += 16) {
+      const go = <usize>g << 2;
+      reverseGroup(dvRow, uRow, dyRow, aRow + go, hs + go, dec + go, npBytes, bRow + go, bStep, cRow + go, cStep, dBrow + go, dCrow + go, ddRow, duRow, dA + <usize>row * npBytes + go, dstate0 + <usize>row * npBytes + go, L);
     }
+    for (; g < Np; g += 4) {
+      const go = <usize>g << 2;
+      reverseVector(dvRow, uRow, dyRow, aRow + go, hs + go, dec + go, npBytes, bRow + go, bStep, cRow + go, cStep, dBrow + go, dCrow + go, ddRow, duRow, dA + <usize>row * npBytes + go, dstate0 + <usize>row * npBytes + go, L);
+    }
+
+    // dΔ = Σ q a + u Σ g b, through softplus: · sigmoid(delta + bias); du = dy D + Δ Σ g b.
+    const biasv = f32x4.splat(biasValue);
+    let accBias = zero;
+    for (let t = 0; t < L; t += 4) {
+      const tb = <usize>t << 2;
+      const full = t < L4;
+      const uv = full ? v128.load(uRow + tb) : loadPartial(uRow + tb, tail);
+      const qa = full ? v128.load(ddRow + tb) : loadPartial(ddRow + tb, tail);
+      const gb = full ? v128.load(duRow + tb) : loadPartial(duRow + tb, tail);
+      let ddt = f32x4.add(qa, f32x4.mul(uv, gb));
+      if (softplus) {
+        const pre = f32x4.add(full ? v128.load(delta + off + tb) : loadPartial(delta + off + tb, tail), biasv);
+        ddt = f32x4.mul(ddt, sigmoidv(pre));
+      }
+      const duv = f32x4.add(f32x4.mul(v128.load(dyRow + tb), skip), f32x4.mul(v128.load(dvRow + tb), gb));
+      accBias = f32x4.add(accBias, ddt); // padded lanes have u = qa = gb = 0, so ddt = 0 there
+      if (full) {
+        v128.store(ddRow + tb, ddt);
+        v128.store(duRow + tb, duv);
+      } else {
+        storePartial(ddRow + tb, ddt, tail);
+        storePartial(duRow + tb, duv, tail);
+      }
+    }
+    store<f32>(dBias + (<usize>row << 2), lanesSum(accBias));
   }
-  // Reduce the input-dependent dB/dC over the four lanes (channels) into this group's partial sums.
-  const groupBase = (<usize>(g * batch + b) * LN) << 2;
-  if (varB) for (let i: usize = 0; i < LN; i++) store<f32>(dBpart + groupBase + (i << 2), hsum(v128.load(dBvec + (i << 4))));
-  if (varC) for (let i: usize = 0; i < LN; i++) store<f32>(dCpart + groupBase + (i << 2), hsum(v128.load(dCvec + (i << 4))));
 }
 
 /** exp, sigmoid and softplus of n floats (n a multiple of 4), for tests of the polynomial approximations. */

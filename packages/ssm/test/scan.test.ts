@@ -202,6 +202,33 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       setForceKernelFallback(false);
     });
 
+    // The fused backward recomputes 16 states at a time in registers and any remaining states one vector at a
+    // time; these sizes reach both (16, 20 = 16 + 4, 37 → 2 × 16 + 8 padded) with partial last quads in time,
+    // and the plain variant (no D, z, bias, softplus, initial state) reaches the other flag branches.
+    it.each([
+      [16, 7, true],
+      [20, 13, false],
+      [37, 6, true],
+    ] as const)('fused gradients equal the composite for N = %i, L = %i (all options: %s)', (N, L, full) => {
+      tf.tidy(() => {
+        const x = randomInputs(21 + N, 2, 3, L, N, variable);
+        const proj = createRng(N).normal([2, 3, L]);
+        const xs = full
+          ? [x.u, x.delta, x.A, x.B, x.C, x.D, x.z, x.deltaBias, createRng(22).normal([2, 3, N])]
+          : [x.u, tf.abs(x.delta), x.A, x.B, x.C];
+        const loss = (impl: 'fused' | 'composite') => (...a: tf.Tensor[]) => {
+          const [u, delta, A, B, C, D, z, deltaBias, initialState] = a as tf.Tensor[];
+          const opts = full ? { D, z, deltaBias, initialState, deltaSoftplus: true, impl } : { impl };
+          return tf.sum(tf.mul(selectiveScan(u!, delta!, A!, B!, C!, opts), proj));
+        };
+        const gf = tf.grads(loss('fused'))(xs);
+        const gc = tf.grads(loss('composite'))(xs);
+        gf.forEach((g, i) => {
+          expect(testing.relativeError(g.dataSync(), gc[i]!.dataSync()), names[i]).toBeLessThan(2e-5);
+        });
+      });
+    });
+
     it('fused gradients equal finite differences', () => {
       const xs = inputs();
       const err = testing.gradientCheck(run('fused'), xs, { epsilon: 2e-3, samples: 6 });

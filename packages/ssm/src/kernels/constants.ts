@@ -1,22 +1,11 @@
 /** The constant table of the scan kernels (assembly/index.ts `loadConstants`): each value splat to 4 lanes. */
 const VALUES: [kind: 'f' | 'i', value: number][] = [
-  // The backward kernel's exp (cephes expf: range reduction by ln 2 in two parts, degree-7 polynomial).
-  ['f', -87.33654], // EXP_LO
-  ['f', 88.72283], // EXP_HI
   ['f', Math.LOG2E], // LOG2E
-  ['f', 12582912.0], // MAGIC = 1.5·2²³
-  ['f', 0.693359375], // LN2_HI
+  ['f', 0.693359375], // LN2_HI: ln 2 in two parts (Cody–Waite)
   ['f', -0.00021219444], // LN2_LO
-  ['f', 0.000198756915], // EP0
-  ['f', 0.0013981999507], // EP1
-  ['f', 0.0083334519073], // EP2
-  ['f', 0.041665795894], // EP3
-  ['f', 0.16666665459], // EP4
-  ['f', 0.50000001201], // EP5
   ['f', 1.0], // ONE
-  ['i', 127], // I127
   ['f', 0.0], // ZERO
-  // The forward kernel's decays 2^x (exp2d): x clamped to [−125, 127.49], magic 1.5·2²³ + 127, and
+  // The decays 2^x (exp2d): x clamped to [−125, 127.49], magic 1.5·2²³ + 127, and
   // 2^r ≈ 1 + r(Q1 + r(Q2 + r(Q3 + r(Q4 + r Q5)))) on |r| ≤ ½, minimax in relative error (fitted for this kernel).
   ['f', -125.0], // X2_LO
   ['f', 127.49], // X2_HI

@@ -6,7 +6,7 @@ export interface SsmKernels {
   scan_fwd(...args: number[]): void;
   scan_bwd(...args: number[]): void;
   transpose(...args: number[]): void;
-  scan_bwd_scratch_bytes(L: number, N: number, flags: number): number;
+  scan_bwd_scratch_bytes(L: number, Np: number): number;
   scan_fwd_scratch_bytes(L: number): number;
   math_probe(x: number, outExp: number, outLog: number, outSoftplus: number, n: number, part: number, parts: number): void;
 }

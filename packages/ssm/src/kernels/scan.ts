@@ -32,46 +32,6 @@ function flagBits(f: ScanFlags, hasZ: boolean): number {
   return (f.deltaSoftplus ? 1 : 0) | (f.variableB ? 2 : 0) | (f.variableC ? 4 : 0) | (hasZ ? 8 : 0);
 }
 
-/** [D, N] → [N, Dp] (zero-padded). */
-function transposePad(x: Float32Array, dim: number, N: number, dp: number): Float32Array {
-  const out = new Float32Array(N * dp);
-  for (let d = 0; d < dim; d++) for (let n = 0; n < N; n++) out[n * dp + d] = x[d * N + n]!;
-  return out;
-}
-
-/** [Bt, D, N] → blocked [Bt, Dp/4, N, 4]. */
-function blockState(x: Float32Array | undefined, batch: number, dim: number, N: number, dp: number): Float32Array {
-  const out = new Float32Array(batch * dp * N);
-  if (!x) return out;
-  for (let b = 0; b < batch; b++) {
-    for (let d = 0; d < dim; d++) {
-      const blk = d >> 2;
-      const lane = d & 3;
-      for (let n = 0; n < N; n++) out[((b * (dp >> 2) + blk) * N + n) * 4 + lane] = x[(b * dim + d) * N + n]!;
-    }
-  }
-  return out;
-}
-
-/** Blocked [Bt, Dp/4, N, 4] → [Bt, D, N]. */
-function unblockState(x: Float32Array, batch: number, dim: number, N: number, dp: number): Float32Array {
-  const out = new Float32Array(batch * dim * N);
-  for (let b = 0; b < batch; b++) {
-    for (let d = 0; d < dim; d++) {
-      const blk = d >> 2;
-      const lane = d & 3;
-      for (let n = 0; n < N; n++) out[(b * dim + d) * N + n] = x[((b * (dp >> 2) + blk) * N + n) * 4 + lane]!;
-    }
-  }
-  return out;
-}
-
-function padVector(x: Float32Array | undefined, dim: number, dp: number): Float32Array {
-  const out = new Float32Array(dp);
-  if (x) out.set(x.subarray(0, dim));
-  return out;
-}
-
 type Arena = Parameters<Parameters<typeof kernels.withArena>[0]>[0];
 
 /**
@@ -93,27 +53,6 @@ function readTransposed(arena: Arena, ptr: number, batch: number, rows: number, 
   const parts = Math.max(1, threads() > 1 ? Math.min(batch * Math.ceil(rows / 8), 4 * threads()) : 1);
   kernels.run('transpose', [ptr, dst, batch, rows, cols, srcStride, rows, rows * srcStride, cols * rows], parts);
   return arena.readF32(dst, batch * rows * cols);
-}
-
-/** Writes the operands in the kernels' layouts (see assembly/index.ts) and returns their offsets. */
-function writeOperands(arena: Arena, x: ScanHostInputs, f: ScanFlags) {
-  const { batch, dim, length: L, dState: N } = f;
-  const dp = Math.ceil(dim / 4) * 4;
-  const rows = (a: Float32Array) => writeTransposed(arena, a, batch, dim, L, dp); // [Bt, D, L] → [Bt, L, Dp]
-  const bc = (a: Float32Array, variable: boolean) =>
-    variable ? writeTransposed(arena, a, batch, N, L, N) : arena.write(transposePad(a, dim, N, dp));
-  return {
-    dp,
-    u: rows(x.u),
-    delta: rows(x.delta),
-    z: x.z ? rows(x.z) : arena.allocF32(4),
-    At: arena.write(transposePad(x.A, dim, N, dp)),
-    B: bc(x.B, f.variableB),
-    C: bc(x.C, f.variableC),
-    Dv: arena.write(padVector(x.D, dim, dp)),
-    bias: arena.write(padVector(x.deltaBias, dim, dp)),
-    state: arena.write(blockState(x.initialState, batch, dim, N, dp)),
-  };
 }
 
 /** [rows, N] → [rows, Np] (zero-padded), scaled by `scale`; the same array when nothing changes. */
@@ -177,44 +116,51 @@ function unpadColumns(x: Float32Array, rows: number, N: number, np: number): Flo
   return out;
 }
 
-/** The gradients of the scan for upstream dout [Bt, D, L], with the WebAssembly backward kernel. */
+/**
+ * The gradients of the scan for upstream dout [Bt, D, L], with the WebAssembly backward kernel (rows in the op's
+ * layout; states recomputed per row, adjoint in reverse; see scan_bwd). Per-batch and per-part partial sums are
+ * added here in a fixed order.
+ */
 export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanFlags): ScanHostGrads {
   const { batch, dim, length: L, dState: N } = f;
-  const flags = flagBits(f, !!x.z);
+  const np = Math.ceil(N / 4) * 4;
   return kernels.withArena((arena) => {
-    const p = writeOperands(arena, x, f);
-    const blocks = p.dp / 4;
-    const groups = Math.max(1, Math.min(blocks, Math.ceil((2 * threads()) / batch)));
-    const parts = batch * groups;
-    const scratchBytes = kernels.exports.scan_bwd_scratch_bytes(L, N, flags);
-    const rows = batch * p.dp * L;
-    const pdout = writeTransposed(arena, dout, batch, dim, L, p.dp);
-    const pdu = arena.allocF32(rows);
-    const pddelta = arena.allocF32(rows);
-    const pdz = arena.allocF32(x.z ? rows : 4);
-    const pdA = arena.allocF32(batch * N * p.dp);
-    const bPartSize = f.variableB ? groups * batch * N * L : batch * N * p.dp;
-    const cPartSize = f.variableC ? groups * batch * N * L : batch * N * p.dp;
-    const pdB = arena.allocF32(bPartSize);
-    const pdC = arena.allocF32(cPartSize);
-    const pdD = arena.allocF32(batch * p.dp);
-    const pdBias = arena.allocF32(batch * p.dp);
-    const pdState = arena.allocF32(batch * p.dp * N);
-    const pscratch = arena.alloc(parts * scratchBytes);
+    const rows = batch * dim;
+    const parts = Math.max(1, threads() > 1 ? Math.min(rows, 8 * threads()) : 1);
+    const scratchBytes = kernels.exports.scan_bwd_scratch_bytes(L, np);
+    const bc = (a: Float32Array, variable: boolean) =>
+      variable ? writeTransposed(arena, a, batch, N, L, np) : arena.write(padColumns(a, dim, N, np));
+    const zeros = (n: number) => {
+      const p = arena.allocF32(n);
+      arena.fillF32(p, n, 0);
+      return p;
+    };
+    const size = rows * L;
+    const pdu = arena.allocF32(size);
+    const pddelta = arena.allocF32(size);
+    const pdz = arena.allocF32(x.z ? size : 4);
+    const pdA = arena.allocF32(rows * np);
+    const partSize = batch * L * np;
+    const pdB = arena.allocF32(f.variableB ? parts * partSize : rows * np);
+    const pdC = arena.allocF32(f.variableC ? parts * partSize : rows * np);
+    const pdD = arena.allocF32(rows);
+    const pdBias = arena.allocF32(rows);
+    const pdState = arena.allocF32(rows * np);
     kernels.run(
       'scan_bwd',
       [
         arena.write(TABLE),
-        p.u,
-        p.delta,
-        p.z,
-        p.At,
-        p.B,
-        p.C,
-        p.Dv,
-        p.bias,
-        p.state,
-        pdout,
+        arena.write(x.u),
+        arena.write(x.delta),
+        x.z ? arena.write(x.z) : arena.allocF32(4),
+        arena.write(padColumns(x.A, dim, N, np)),
+        arena.write(padColumns(x.A, dim, N, np, Math.LOG2E)),
+        bc(x.B, f.variableB),
+        bc(x.C, f.variableC),
+        x.D ? arena.write(x.D) : zeros(dim),
+        x.deltaBias ? arena.write(x.deltaBias) : zeros(dim),
+        x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : zeros(rows * np),
+        arena.write(dout),
         pdu,
         pddelta,
         pdz,
@@ -224,49 +170,49 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
         pdD,
         pdBias,
         pdState,
-        pscratch,
+        arena.alloc(parts * scratchBytes),
         scratchBytes,
         batch,
-        p.dp,
+        dim,
         L,
-        N,
-        flags,
-        groups,
+        np,
+        flagBits(f, !!x.z),
       ],
       parts,
     );
-    // Sum the partials: over batch for [Bt, N, Dp] → [D, N]; over groups for [groups, Bt, L, N].
-    const sumTransposed = (ptr: number): Float32Array => {
-      const part = arena.f32(ptr, batch * N * p.dp);
+    /** [Bt, D, Np] → Σ over batch → [D, N]. */
+    const sumBatchStates = (ptr: number): Float32Array => {
+      const part = arena.f32(ptr, rows * np);
       const out = new Float32Array(dim * N);
       for (let b = 0; b < batch; b++) {
-        for (let n = 0; n < N; n++) for (let d = 0; d < dim; d++) out[d * N + n]! += part[(b * N + n) * p.dp + d]!;
+        for (let d = 0; d < dim; d++) for (let n = 0; n < N; n++) out[d * N + n]! += part[(b * dim + d) * np + n]!;
       }
       return out;
     };
-    const sumGroups = (ptr: number): Float32Array => {
-      const size = batch * N * L;
-      const part = arena.f32(ptr, groups * size);
-      for (let g = 1; g < groups; g++) for (let i = 0; i < size; i++) part[i]! += part[g * size + i]!;
-      return readTransposed(arena, ptr, batch, L, N, N); // [Bt, L, N] → [Bt, N, L]
+    /** [parts, Bt, L, Np] → Σ over parts → [Bt, N, L]. */
+    const sumParts = (ptr: number): Float32Array => {
+      const all = arena.f32(ptr, parts * partSize);
+      for (let p = 1; p < parts; p++) for (let i = 0; i < partSize; i++) all[i]! += all[p * partSize + i]!;
+      return readTransposed(arena, ptr, batch, L, N, np);
     };
+    /** [Bt, D] → Σ over batch → [D]. */
     const sumBatch = (ptr: number): Float32Array => {
-      const part = arena.f32(ptr, batch * p.dp);
+      const part = arena.f32(ptr, rows);
       const out = new Float32Array(dim);
-      for (let b = 0; b < batch; b++) for (let d = 0; d < dim; d++) out[d]! += part[b * p.dp + d]!;
+      for (let b = 0; b < batch; b++) for (let d = 0; d < dim; d++) out[d]! += part[b * dim + d]!;
       return out;
     };
-    const gradRows = (ptr: number) => readTransposed(arena, ptr, batch, L, dim, p.dp);
+    const state = arena.readF32(pdState, rows * np);
     return {
-      u: gradRows(pdu),
-      delta: gradRows(pddelta),
-      z: x.z ? gradRows(pdz) : undefined,
-      A: sumTransposed(pdA),
-      B: f.variableB ? sumGroups(pdB) : sumTransposed(pdB),
-      C: f.variableC ? sumGroups(pdC) : sumTransposed(pdC),
+      u: arena.readF32(pdu, size),
+      delta: arena.readF32(pddelta, size),
+      z: x.z ? arena.readF32(pdz, size) : undefined,
+      A: sumBatchStates(pdA),
+      B: f.variableB ? sumParts(pdB) : sumBatchStates(pdB),
+      C: f.variableC ? sumParts(pdC) : sumBatchStates(pdC),
       D: x.D ? sumBatch(pdD) : undefined,
       deltaBias: x.deltaBias ? sumBatch(pdBias) : undefined,
-      initialState: x.initialState ? unblockState(arena.readF32(pdState, batch * p.dp * N), batch, dim, N, p.dp) : undefined,
+      initialState: x.initialState ? (np === N ? state : unpadColumns(state, rows, N, np)) : undefined,
     };
   });
 }
