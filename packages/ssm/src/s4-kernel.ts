@@ -69,10 +69,8 @@ export function s4Kernel(params: S4KernelParams, L: number, options: S4KernelOpt
   assertKnownOptions(fn, options as Record<string, unknown>, ['impl']);
   checkParams(fn, params);
   assertPositiveInteger(fn, 'L', L);
-  return tf.tidy(() => {
-    const [re, im] = s4NplrSpectrum(params, L);
-    return irfftOp([re, im], { L }, options)[0] as tf.Tensor2D;
-  });
+  const { logDt, logLambdaReal, LambdaImag, P, B, C } = params;
+  return s4KernelOp([logDt, logLambdaReal, LambdaImag, P, B, C], { L }, options)[0] as tf.Tensor2D;
 }
 
 /** K̂ at ω_k, k = 0..⌊L/2⌋, as (re, im) [H, ⌊L/2⌋ + 1] (tfjs ops). */
@@ -223,9 +221,9 @@ function dftInPlace(re: Float64Array, im: Float64Array, inverse: boolean, tw?: [
   im.set(outIm);
 }
 
-/** Host irfft: rows of (re, im) [R, F] → [R, L], Hermitian extension then an inverse DFT. */
-function irfftHost(re: HostTensor, im: HostTensor, L: number): Float32Array {
-  const [R, F] = re.shape as [number, number];
+/** Host irfft: rows of (re, im) [R, F] → [R, L], Hermitian extension then an inverse DFT (float64 inside). */
+function irfftHost(re: ArrayLike<number>, im: ArrayLike<number>, R: number, L: number): Float32Array {
+  const F = (L >> 1) + 1;
   const out = new Float32Array(R * L);
   const tw = (L & (L - 1)) === 0 ? undefined : twiddles(L);
   const xr = new Float64Array(L);
@@ -234,8 +232,8 @@ function irfftHost(re: HostTensor, im: HostTensor, L: number): Float32Array {
     xr.fill(0);
     xi.fill(0);
     for (let k = 0; k < F; k++) {
-      xr[k] = re.data[r * F + k]!;
-      xi[k] = k === 0 || 2 * k === L ? 0 : im.data[r * F + k]!;
+      xr[k] = re[r * F + k]!;
+      xi[k] = k === 0 || 2 * k === L ? 0 : im[r * F + k]!;
       if (k > 0 && 2 * k !== L) {
         xr[L - k] = xr[k]!;
         xi[L - k] = -xi[k]!;
@@ -259,7 +257,7 @@ const irfftOp = defineOp<[tf.Tensor, tf.Tensor], { L: number }>({
   composite: ([re, im], { L }) => irfftComposite(re, im, L),
   fused: {
     backends: ['cpu', 'wasm'],
-    forward: ([re, im], { L }) => ({ outputs: [{ data: irfftHost(re, im, L), shape: [re.shape[0]!, L] }] }),
+    forward: ([re, im], { L }) => ({ outputs: [{ data: irfftHost(re.data, im.data, re.shape[0]!, L), shape: [re.shape[0]!, L] }] }),
   },
   gradient: (dy, { inputs: [re], attrs: { L } }) => {
     const [R, F] = re.shape as [number, number];
@@ -361,3 +359,337 @@ export function s4NplrDenseHost(host: S4NplrHostParams, L: number): { dA: Float6
   }
   return { dA, dB, C };
 }
+
+/** One channel's parameters in float64 (from the op's host inputs). */
+function channelArrays(x: HostTensor[], h: number, M: number) {
+  const [logDt, lr, li, P, B, C] = x as [HostTensor, HostTensor, HostTensor, HostTensor, HostTensor, HostTensor];
+  const o = h * M;
+  return {
+    dt: Math.exp(logDt.data[h]!),
+    lr: Float64Array.from({ length: M }, (_, n) => -Math.exp(lr.data[o + n]!)),
+    li: Float64Array.from({ length: M }, (_, n) => li.data[o + n]!),
+    pr: Float64Array.from({ length: M }, (_, n) => P.data[2 * (o + n)]!),
+    pi: Float64Array.from({ length: M }, (_, n) => P.data[2 * (o + n) + 1]!),
+    br: Float64Array.from({ length: M }, (_, n) => B.data[2 * (o + n)]!),
+    bi: Float64Array.from({ length: M }, (_, n) => B.data[2 * (o + n) + 1]!),
+    cr: Float64Array.from({ length: M }, (_, n) => C.data[2 * (o + n)]!),
+    ci: Float64Array.from({ length: M }, (_, n) => C.data[2 * (o + n) + 1]!),
+  };
+}
+
+type Channel = ReturnType<typeof channelArrays>;
+
+/** The four Cauchy numerators per mode: v0 = c·b, v1 = c·p, v2 = conj(p)·b, v3 = |p|² (re, im) [4·M]. */
+function numerators(ch: Channel, M: number): { vr: Float64Array; vi: Float64Array } {
+  const vr = new Float64Array(4 * M);
+  const vi = new Float64Array(4 * M);
+  for (let n = 0; n < M; n++) {
+    const { pr, pi, br, bi, cr, ci } = { pr: ch.pr[n]!, pi: ch.pi[n]!, br: ch.br[n]!, bi: ch.bi[n]!, cr: ch.cr[n]!, ci: ch.ci[n]! };
+    vr[n] = cr * br - ci * bi;
+    vi[n] = cr * bi + ci * br;
+    vr[M + n] = cr * pr - ci * pi;
+    vi[M + n] = cr * pi + ci * pr;
+    vr[2 * M + n] = pr * br + pi * bi;
+    vi[2 * M + n] = pr * bi - pi * br;
+    vr[3 * M + n] = pr * pr + pi * pi;
+    vi[3 * M + n] = 0;
+  }
+  return { vr, vi };
+}
+
+/** Per-frequency constants: a = 2(1 − ω), 1 + ω, ω = e^{−2πik/L}. */
+function frequencyTable(L: number) {
+  const F = (L >> 1) + 1;
+  const aRe = new Float64Array(F);
+  const aIm = new Float64Array(F);
+  const oRe = new Float64Array(F);
+  const oIm = new Float64Array(F);
+  for (let k = 0; k < F; k++) {
+    const c = Math.cos((2 * Math.PI * k) / L);
+    const sn = Math.sin((2 * Math.PI * k) / L);
+    aRe[k] = 2 * (1 - c);
+    aIm[k] = 2 * sn;
+    oRe[k] = 1 + c;
+    oIm[k] = -sn;
+  }
+  return { F, aRe, aIm, oRe, oIm };
+}
+
+/**
+ * One frequency of one channel: the resolvents r_n = 1/d_n, q_n = 1/d̄_n (written into rr, ri, qr, qi) and
+ * the four Cauchy sums k_j (written into kr, ki).
+ */
+function cauchyAt(
+  ch: Channel,
+  v: { vr: Float64Array; vi: Float64Array },
+  M: number,
+  aRe: number,
+  aIm: number,
+  sRe: number,
+  sIm: number,
+  out: { rr: Float64Array; ri: Float64Array; qr: Float64Array; qi: Float64Array; kr: Float64Array; ki: Float64Array },
+): void {
+  const { rr, ri, qr, qi, kr, ki } = out;
+  kr.fill(0);
+  ki.fill(0);
+  for (let n = 0; n < M; n++) {
+    const lr = ch.lr[n]!;
+    const li = ch.li[n]!;
+    // d = a − sλ, d̄ = a − s conj(λ)
+    const dRe = aRe - (sRe * lr - sIm * li);
+    const dIm = aIm - (sRe * li + sIm * lr);
+    const eRe = aRe - (sRe * lr + sIm * li);
+    const eIm = aIm - (sIm * lr - sRe * li);
+    const dA = dRe * dRe + dIm * dIm;
+    const eA = eRe * eRe + eIm * eIm;
+    const r0 = dRe / dA;
+    const r1 = -dIm / dA;
+    const q0 = eRe / eA;
+    const q1 = -eIm / eA;
+    rr[n] = r0;
+    ri[n] = r1;
+    qr[n] = q0;
+    qi[n] = q1;
+    for (let j = 0; j < 4; j++) {
+      const a = v.vr[j * M + n]!;
+      const b = v.vi[j * M + n]!;
+      // v r + conj(v) q
+      kr[j]! += a * r0 - b * r1 + a * q0 + b * q1;
+      ki[j]! += a * r1 + b * r0 + a * q1 - b * q0;
+    }
+  }
+}
+
+/** X = 2Δ (k0 − s k1 k2 / (1 + s k3)) and the intermediates the gradient needs. */
+function woodbury(kr: Float64Array, ki: Float64Array, sRe: number, sIm: number, dt: number) {
+  const k12r = kr[1]! * kr[2]! - ki[1]! * ki[2]!;
+  const k12i = kr[1]! * ki[2]! + ki[1]! * kr[2]!;
+  const numRe = sRe * k12r - sIm * k12i;
+  const numIm = sRe * k12i + sIm * k12r;
+  const denRe = 1 + sRe * kr[3]! - sIm * ki[3]!;
+  const denIm = sRe * ki[3]! + sIm * kr[3]!;
+  const dd = denRe * denRe + denIm * denIm;
+  const invRe = denRe / dd;
+  const invIm = -denIm / dd;
+  const wRe = numRe * invRe - numIm * invIm;
+  const wIm = numRe * invIm + numIm * invRe;
+  return { xRe: 2 * dt * (kr[0]! - wRe), xIm: 2 * dt * (ki[0]! - wIm), wRe, wIm, invRe, invIm, k12r, k12i };
+}
+
+/** The fused forward: K [H, L] in float64 (Cauchy sums, Woodbury, inverse real DFT), rounded to float32. */
+function s4KernelForwardHost(x: HostTensor[], L: number): Float32Array {
+  const H = x[0]!.shape[0]!;
+  const M = x[1]!.shape[1]!;
+  const { F, aRe, aIm, oRe, oIm } = frequencyTable(L);
+  const work = {
+    rr: new Float64Array(M),
+    ri: new Float64Array(M),
+    qr: new Float64Array(M),
+    qi: new Float64Array(M),
+    kr: new Float64Array(4),
+    ki: new Float64Array(4),
+  };
+  const rows = irfftRows(H, L);
+  for (let h = 0; h < H; h++) {
+    const ch = channelArrays(x, h, M);
+    const v = numerators(ch, M);
+    for (let k = 0; k < F; k++) {
+      const sRe = ch.dt * oRe[k]!;
+      const sIm = ch.dt * oIm[k]!;
+      cauchyAt(ch, v, M, aRe[k]!, aIm[k]!, sRe, sIm, work);
+      const w = woodbury(work.kr, work.ki, sRe, sIm, ch.dt);
+      rows.re[h * F + k] = w.xRe;
+      rows.im[h * F + k] = w.xIm;
+    }
+  }
+  return irfftHost(rows.re, rows.im, H, L);
+}
+
+/** Float64 spectrum rows (kept in float64 until the inverse DFT). */
+function irfftRows(H: number, L: number) {
+  const F = (L >> 1) + 1;
+  return { re: new Float64Array(H * F), im: new Float64Array(H * F) };
+}
+
+/**
+ * The fused kernel's gradient on the host (ĝ = ∂ℓ/∂Re + i ∂ℓ/∂Im; for holomorphic w = f(z), ĝ_z = ĝ_w conj(f′)):
+ * ĝ_X = the irfft adjoint of dK; X = 2Δ(k0 − W): ĝ_k0 = 2Δ ĝ_X, ĝ_W = −2Δ ĝ_X; W = s k1 k2 / den, den = 1 + s k3;
+ * k_j = Σ v_j r + conj(v_j) q: ĝ_v = ĝ_k conj(r) + conj(ĝ_k) q, ĝ_r = Σ_j ĝ_kj conj(v_j), ĝ_q = Σ_j ĝ_kj v_j;
+ * r = 1/d: ĝ_d = −ĝ_r conj(r²); d = a − sλ, d̄ = a − s conj(λ): ĝ_λ = −ĝ_d conj(s) − conj(ĝ_d̄) s, ĝ_s collects
+ * −ĝ_d conj(λ) − ĝ_d̄ λ and the Woodbury terms; ∂ℓ/∂Δ = Σ_k Re(conj(ĝ_X) 2(k0 − W) + conj(ĝ_s)(1 + ω)).
+ */
+function s4KernelGradientHost(x: HostTensor[], dy: Float32Array, L: number): Float32Array[] {
+  const H = x[0]!.shape[0]!;
+  const M = x[1]!.shape[1]!;
+  const { F, aRe, aIm, oRe, oIm } = frequencyTable(L);
+  const gLogDt = new Float32Array(H);
+  const gLr = new Float32Array(H * M);
+  const gLi = new Float32Array(H * M);
+  const gP = new Float32Array(H * M * 2);
+  const gB = new Float32Array(H * M * 2);
+  const gC = new Float32Array(H * M * 2);
+  const work = {
+    rr: new Float64Array(M),
+    ri: new Float64Array(M),
+    qr: new Float64Array(M),
+    qi: new Float64Array(M),
+    kr: new Float64Array(4),
+    ki: new Float64Array(4),
+  };
+  const tw = (L & (L - 1)) === 0 ? undefined : twiddles(L);
+  const gr = new Float64Array(L);
+  const gi = new Float64Array(L);
+  const gkr = new Float64Array(4);
+  const gki = new Float64Array(4);
+  for (let h = 0; h < H; h++) {
+    // ĝ_X: the adjoint of the inverse real DFT.
+    for (let l = 0; l < L; l++) gr[l] = dy[h * L + l]!;
+    gi.fill(0);
+    dftInPlace(gr, gi, false, tw);
+    const ch = channelArrays(x, h, M);
+    const v = numerators(ch, M);
+    const dt = ch.dt;
+    // Per-mode accumulators (float64): ĝ_λ and ĝ_v_j.
+    const gLamR = new Float64Array(M);
+    const gLamI = new Float64Array(M);
+    const gvR = new Float64Array(4 * M);
+    const gvI = new Float64Array(4 * M);
+    let gDt = 0;
+    for (let k = 0; k < F; k++) {
+      const wk = halfWeight(k, L) / L;
+      const gxR = wk * gr[k]!;
+      const gxI = k === 0 || 2 * k === L ? 0 : wk * gi[k]!;
+      const sRe = dt * oRe[k]!;
+      const sIm = dt * oIm[k]!;
+      cauchyAt(ch, v, M, aRe[k]!, aIm[k]!, sRe, sIm, work);
+      const { kr, ki } = work;
+      const w = woodbury(kr, ki, sRe, sIm, dt);
+      // X = 2Δ (k0 − W)
+      gDt += 2 * (gxR * (kr[0]! - w.wRe) + gxI * (ki[0]! - w.wIm));
+      gkr[0] = 2 * dt * gxR;
+      gki[0] = 2 * dt * gxI;
+      const gwR = -2 * dt * gxR;
+      const gwI = -2 * dt * gxI;
+      // W = s k1 k2 · inv, inv = 1/den: ∂W/∂s = k12 inv, ∂W/∂k1 = s k2 inv, ∂W/∂k2 = s k1 inv, ∂W/∂den = −W inv.
+      const mulConj = (ar: number, ai: number, br: number, bi: number): [number, number] => [ar * br + ai * bi, ai * br - ar * bi];
+      const mul = (ar: number, ai: number, br: number, bi: number): [number, number] => [ar * br - ai * bi, ar * bi + ai * br];
+      const [k12invR, k12invI] = mul(w.k12r, w.k12i, w.invRe, w.invIm);
+      let [gsR, gsI] = mulConj(gwR, gwI, k12invR, k12invI);
+      const [sinvR, sinvI] = mul(sRe, sIm, w.invRe, w.invIm);
+      const [dk1R, dk1I] = mul(sinvR, sinvI, kr[2]!, ki[2]!);
+      const [dk2R, dk2I] = mul(sinvR, sinvI, kr[1]!, ki[1]!);
+      [gkr[1], gki[1]] = mulConj(gwR, gwI, dk1R, dk1I);
+      [gkr[2], gki[2]] = mulConj(gwR, gwI, dk2R, dk2I);
+      const [wInvR, wInvI] = mul(w.wRe, w.wIm, w.invRe, w.invIm);
+      const [gdenR, gdenI] = mulConj(gwR, gwI, -wInvR, -wInvI);
+      // den = 1 + s k3
+      const [a1, a2] = mulConj(gdenR, gdenI, kr[3]!, ki[3]!);
+      gsR += a1;
+      gsI += a2;
+      [gkr[3], gki[3]] = mulConj(gdenR, gdenI, sRe, sIm);
+      for (let n = 0; n < M; n++) {
+        const r0 = work.rr[n]!;
+        const r1 = work.ri[n]!;
+        const q0 = work.qr[n]!;
+        const q1 = work.qi[n]!;
+        let grR = 0;
+        let grI = 0;
+        let gqR = 0;
+        let gqI = 0;
+        for (let j = 0; j < 4; j++) {
+          const gR = gkr[j]!;
+          const gI = gki[j]!;
+          const a = v.vr[j * M + n]!;
+          const b = v.vi[j * M + n]!;
+          // ĝ_v += ĝ_k conj(r) + conj(ĝ_k) q
+          gvR[j * M + n]! += gR * r0 + gI * r1 + gR * q0 + gI * q1;
+          gvI[j * M + n]! += gI * r0 - gR * r1 + gR * q1 - gI * q0;
+          // ĝ_r += ĝ_k conj(v); ĝ_q += ĝ_k v
+          grR += gR * a + gI * b;
+          grI += gI * a - gR * b;
+          gqR += gR * a - gI * b;
+          gqI += gR * b + gI * a;
+        }
+        // r = 1/d: ĝ_d = −ĝ_r conj(r²)
+        const r2R = r0 * r0 - r1 * r1;
+        const r2I = 2 * r0 * r1;
+        const [gdR, gdI] = mulConj(-grR, -grI, r2R, r2I);
+        const q2R = q0 * q0 - q1 * q1;
+        const q2I = 2 * q0 * q1;
+        const [geR, geI] = mulConj(-gqR, -gqI, q2R, q2I);
+        const lr = ch.lr[n]!;
+        const li = ch.li[n]!;
+        // d = a − sλ: ĝ_λ += −ĝ_d conj(s), ĝ_s += −ĝ_d conj(λ)
+        const [t1R, t1I] = mulConj(gdR, gdI, sRe, sIm);
+        const [t2R, t2I] = mulConj(gdR, gdI, lr, li);
+        // d̄ = a − s conj(λ): ĝ_λ += −conj(ĝ_d̄) s, ĝ_s += −ĝ_d̄ λ
+        const [t3R, t3I] = mul(geR, -geI, sRe, sIm);
+        const [t4R, t4I] = mul(geR, geI, lr, li);
+        gLamR[n]! -= t1R + t3R;
+        gLamI[n]! -= t1I + t3I;
+        gsR -= t2R + t4R;
+        gsI -= t2I + t4I;
+      }
+      // s = Δ(1 + ω)
+      gDt += gsR * oRe[k]! + gsI * oIm[k]!;
+    }
+    gLogDt[h] = gDt * dt;
+    for (let n = 0; n < M; n++) {
+      const i = h * M + n;
+      gLr[i] = gLamR[n]! * ch.lr[n]!; // λr = −exp(logLambdaReal)
+      gLi[i] = gLamI[n]!;
+      const pr = ch.pr[n]!;
+      const pi = ch.pi[n]!;
+      const br = ch.br[n]!;
+      const bi = ch.bi[n]!;
+      const cr = ch.cr[n]!;
+      const ci = ch.ci[n]!;
+      const g0R = gvR[n]!;
+      const g0I = gvI[n]!;
+      const g1R = gvR[M + n]!;
+      const g1I = gvI[M + n]!;
+      const g2R = gvR[2 * M + n]!;
+      const g2I = gvI[2 * M + n]!;
+      const g3R = gvR[3 * M + n]!;
+      // v0 = c b: ĝ_c += ĝ_v0 conj(b), ĝ_b += ĝ_v0 conj(c); v1 = c p: ĝ_c += ĝ_v1 conj(p), ĝ_p += ĝ_v1 conj(c)
+      // v2 = conj(p) b: ĝ_b += ĝ_v2 p, ĝ_p += conj(ĝ_v2) b; v3 = |p|²: ĝ_p += 2 Re(ĝ_v3) p
+      gC[2 * i] = g0R * br + g0I * bi + g1R * pr + g1I * pi;
+      gC[2 * i + 1] = g0I * br - g0R * bi + g1I * pr - g1R * pi;
+      gB[2 * i] = g0R * cr + g0I * ci + (g2R * pr - g2I * pi);
+      gB[2 * i + 1] = g0I * cr - g0R * ci + (g2R * pi + g2I * pr);
+      gP[2 * i] = g1R * cr + g1I * ci + (g2R * br + g2I * bi) + 2 * g3R * pr;
+      gP[2 * i + 1] = g1I * cr - g1R * ci + (g2R * bi - g2I * br) + 2 * g3R * pi;
+    }
+  }
+  return [gLogDt, gLr, gLi, gP, gB, gC];
+}
+
+/**
+ * The S4 kernel as an op: composite = the tfjs spectrum and a DFT matmul (tfjs differentiates it); fused = the
+ * same arithmetic in float64 on the host with an FFT and the hand-derived gradient of s4KernelGradientHost.
+ */
+const s4KernelOp = defineOp<[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], { L: number }>({
+  name: 'ssm.s4Kernel',
+  validate: null,
+  composite: ([logDt, logLambdaReal, LambdaImag, P, B, C], { L }) =>
+    tf.tidy(() => {
+      const [re, im] = s4NplrSpectrum({ logDt, logLambdaReal, LambdaImag, P, B, C }, L);
+      return irfftComposite(re, im, L);
+    }),
+  fused: {
+    backends: ['cpu', 'wasm'],
+    forward: (x, { L }) => ({ outputs: [{ data: s4KernelForwardHost(x, L), shape: [x[0].shape[0]!, L] }] }),
+  },
+  gradient: (dy, { inputs, attrs: { L } }) => {
+    const host = inputs.map((t) => ({ data: Float32Array.from(t.dataSync()), shape: t.shape }));
+    const grads = s4KernelGradientHost(host, dy.dataSync() as Float32Array, L);
+    return grads.map((g, i) => fromHost({ data: g, shape: inputs[i]!.shape })) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  },
+});
