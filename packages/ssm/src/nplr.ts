@@ -333,6 +333,9 @@ export function dplrChannel(params: S4NplrHostParams, h: number): DplrChannel {
   return ch;
 }
 
+/** nplrLegS(N) is a Jacobi eigensolve of a 2N × 2N matrix (0.7 s at N = 64): computed once per N (read only). */
+const legsCache = new Map<number, NplrForm>();
+
 /** Options of {@link s4NplrLegSInit}. */
 export interface S4NplrLegSInitOptions {
   /** H, the number of channels. */
@@ -371,7 +374,11 @@ export function s4NplrLegSInit(options: S4NplrLegSInitOptions): S4NplrHostParams
   if (CV !== undefined && CV.length !== H * M * 2) {
     throw new ShapeError(`${fn}: options.CV must have H·N = ${H * M * 2} values [H, N/2, 2], got ${CV.length}`);
   }
-  const nplr = nplrLegS(N);
+  let nplr = legsCache.get(N);
+  if (!nplr) {
+    nplr = nplrLegS(N);
+    legsCache.set(N, nplr);
+  }
   // Λ is sorted by ω: the last M have ω > 0.
   const keep = Array.from({ length: M }, (_, n) => M + n);
   const bV = adjointTimes(nplr.V, nplr.B, N);
