@@ -11,6 +11,7 @@ import {
   ablationSampler,
   type Denoiser,
   edmSampler,
+  type GaussianMixtureSpec,
   gaussianMixtureDenoiser,
   karrasSigmas,
   sampleDpm2,
@@ -20,9 +21,16 @@ import {
   sampleHeun,
   sampleLms,
 } from '../src/index.js';
+import {
+  componentFrechet,
+  componentFrechetStdErr,
+  nfeToReach,
+  perSampleDistance,
+  rmsAndMedian,
+} from './metrics.js';
 
 /** The mixture of the reference fixture (3 isotropic components in 2-D). */
-export const BENCH_MIXTURE = {
+export const BENCH_MIXTURE: GaussianMixtureSpec = {
   weights: [0.5, 0.3, 0.2],
   means: [
     [-2, 0],
@@ -97,6 +105,22 @@ export const CONFIGS: Config[] = [
   { key: 'k-dpmpp2m', sigmaMax: 80, ...euler, run: kd(sampleDpmpp2m) },
 ];
 
+/**
+ * The "image-like" mixture: 8 equally weighted isotropic components in 16 dimensions, means drawn from N(0, 0.5²)
+ * (seed 11), component std 0.05, so σ_data ≈ 0.5 per coordinate as for EDM's images scaled to [−1, 1], with modes
+ * ~57 component stds apart (narrow, well separated, like the classes of an image data set).
+ */
+export function imageLikeMixture(): GaussianMixtureSpec {
+  const dim = 16;
+  const k = 8;
+  const z = createRng(11).normalData(k * dim);
+  return {
+    weights: new Array(k).fill(1 / k),
+    means: Array.from({ length: k }, (_, c) => Array.from({ length: dim }, (_, j) => 0.5 * z[c * dim + j]!)),
+    stds: new Array(k).fill(0.05),
+  };
+}
+
 /** The exact ODE solution from latents·σmax: Heun with `steps` Karras steps (ρ = 7) down to 1e-4, then to 0. */
 export function referenceSolution(
   D: Denoiser,
@@ -109,75 +133,239 @@ export function referenceSolution(
 
 /** Root-mean-square distance per sample, √(mean_i ‖a_i − b_i‖²). */
 export function rmsError(a: tf.Tensor, b: tf.Tensor): number {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += (x[i]! - y[i]!) ** 2;
-  return Math.sqrt(s / a.shape[0]!);
+  return rmsAndMedian(perSampleDistance(a.dataSync(), b.dataSync(), a.size / a.shape[0]!)).rms;
 }
 
+/** One configuration's errors against the reference solution from the same latents. */
+export interface ErrorMetrics {
+  nfe: number;
+  /** √(mean ‖x_i − ref_i‖²), the issue's definition. */
+  rms: number;
+  /** Median ‖x_i − ref_i‖. */
+  median: number;
+  /** Σₖ πₖ·Fréchet distance² per mixture component (see `componentFrechet`). */
+  fd: number;
+  /** Samples that end in another mixture component than their reference. */
+  switched: number;
+  /** The samples, `[batch·dim]` (for the bootstrap). */
+  samples: Float32Array;
+}
+
+interface MixtureSetup {
+  key: 'fixture' | 'image-like';
+  spec: GaussianMixtureSpec;
+  batch: number;
+  refSteps: number;
+  configs: string[];
+  budgets: number[];
+  /** EDM Heun step counts tried (in order) to find the NFE that matches VP Euler at 512. */
+  ladder: number[];
+}
+
+function mixtureSetups(quick: boolean): MixtureSetup[] {
+  const all = CONFIGS.map((c) => c.key);
+  const ladder = quick ? [18, 32, 64, 128] : [18, 24, 32, 48, 64, 96, 128, 192, 256];
+  return [
+    {
+      key: 'fixture',
+      spec: BENCH_MIXTURE,
+      batch: quick ? 64 : 1024,
+      refSteps: quick ? 300 : 2000,
+      configs: all,
+      budgets: quick ? [8, 35] : [8, 16, 35, 64, 128, 256, 512],
+      ladder,
+    },
+    {
+      key: 'image-like',
+      spec: imageLikeMixture(),
+      batch: quick ? 64 : 1024,
+      refSteps: quick ? 300 : 2000,
+      configs: ['vp-euler', 'edm-heun', 'k-dpmpp2m'],
+      budgets: quick ? [35] : [16, 35, 64, 128, 256, 512],
+      ladder,
+    },
+  ];
+}
+
+/** Latents, reference solutions and memoised sampler errors of one mixture, shared by its cases. */
+class ErrorContext {
+  readonly D: Denoiser;
+  readonly dim: number;
+  latents: tf.Tensor | undefined;
+  private refs = new Map<string, { t: tf.Tensor; host: Float32Array }>();
+  private memo = new Map<string, ErrorMetrics>();
+  constructor(readonly setup: MixtureSetup) {
+    this.D = gaussianMixtureDenoiser(setup.spec);
+    this.dim = setup.spec.means[0]!.length;
+  }
+  open(): void {
+    this.latents ??= createRng(2022).normal([this.setup.batch, this.dim]);
+  }
+  reference(sigmaMax: number, steps = this.setup.refSteps): Float32Array {
+    const key = `${sigmaMax}/${steps}`;
+    if (!this.refs.has(key)) {
+      const t = referenceSolution(this.D, this.latents!, sigmaMax, steps);
+      this.refs.set(key, { t, host: t.dataSync() as Float32Array });
+    }
+    return this.refs.get(key)!.host;
+  }
+  errors(key: string, steps: number): ErrorMetrics {
+    const id = `${key}/${steps}`;
+    if (!this.memo.has(id)) {
+      const c = CONFIGS.find((cfg) => cfg.key === key)!;
+      const x = c.run(this.D, this.latents!, steps);
+      const samples = x.dataSync() as Float32Array;
+      x.dispose();
+      const ref = this.reference(c.sigmaMax);
+      const { rms, median } = rmsAndMedian(perSampleDistance(samples, ref, this.dim));
+      const { fd, switched } = componentFrechet(this.setup.spec, samples, ref);
+      this.memo.set(id, { nfe: c.nfe(steps), rms, median, fd, switched, samples });
+    }
+    return this.memo.get(id)!;
+  }
+  close(): void {
+    for (const r of this.refs.values()) r.t.dispose();
+    this.refs.clear();
+    this.memo.clear();
+    this.latents?.dispose();
+    this.latents = undefined;
+  }
+}
+
+const METRICS = ['rms', 'median', 'fd'] as const;
+
 function errorCases(quick: boolean): BenchCase[] {
-  const D = gaussianMixtureDenoiser(BENCH_MIXTURE);
-  const batch = quick ? 32 : 256;
-  const refSteps = quick ? 300 : 2000;
-  const budgets = quick ? [8, 32] : [8, 16, 35, 64, 128, 256, 512];
-  let latents: tf.Tensor | undefined;
-  const refs = new Map<number, tf.Tensor>();
-  const reference = (sigmaMax: number) => {
-    if (!refs.has(sigmaMax)) refs.set(sigmaMax, referenceSolution(D, latents!, sigmaMax, refSteps));
-    return refs.get(sigmaMax)!;
-  };
-  const timed = CONFIGS.filter((c) => ['vp-euler', 'edm-heun', 'k-dpmpp2m'].includes(c.key));
-  return budgets.map((nfe, index) => ({
-    name: `NFE≈${nfe}`,
-    params: { nfe },
-    setup: () => {
-      latents ??= createRng(2022).normal([batch, 2]);
-    },
-    teardown: () => {
-      if (index === budgets.length - 1) {
-        for (const r of refs.values()) r.dispose();
-        refs.clear();
-        latents?.dispose();
-        latents = undefined;
-      }
-    },
-    measure: () => {
-      const out: Record<string, number> = {};
-      for (const c of CONFIGS) {
-        const steps = c.steps(nfe);
-        const x = c.run(D, latents!, steps);
-        out[`error:${c.key}`] = rmsError(x, reference(c.sigmaMax));
-        out[`nfe:${c.key}`] = c.nfe(steps);
-        x.dispose();
-      }
-      if (nfe === budgets[budgets.length - 1]) {
-        // The paper's headline: EDM Heun at 35 NFE against the original VP sampler at this budget (< 1 = EDM wins).
-        const edm = CONFIGS.find((c) => c.key === 'edm-heun')!;
-        const x = edm.run(D, latents!, 18);
-        out['headline:edmHeun35OverVpEuler'] = rmsError(x, reference(edm.sigmaMax)) / out['error:vp-euler']!;
-        x.dispose();
-      }
-      return out;
-    },
-    variants: timed.map((c) => ({
+  const cases: BenchCase[] = [];
+  for (const setup of mixtureSetups(quick)) {
+    const ctx = new ErrorContext(setup);
+    const vp = CONFIGS.find((c) => c.key === 'vp-euler')!;
+    const edm = CONFIGS.find((c) => c.key === 'edm-heun')!;
+    const timed = (c: Config, nfe: number) => ({
       name: `${c.key} (${c.nfe(c.steps(nfe))} NFE)`,
-      work: { amount: batch, unit: 'samples' },
+      work: { amount: setup.batch, unit: 'samples' },
       run: () => {
-        c.run(D, latents!, c.steps(nfe)).dispose();
+        c.run(ctx.D, ctx.latents!, c.steps(nfe)).dispose();
       },
-    })),
-    samples: quick ? 3 : 5,
-  }));
+    });
+    for (const nfe of setup.budgets) {
+      cases.push({
+        name: `${setup.key}: NFE≈${nfe}`,
+        params: { mixture: setup.key, nfe },
+        setup: () => ctx.open(),
+        variants: [timed(vp, nfe), timed(edm, nfe)],
+        measure: () => {
+          const out: Record<string, number> = {};
+          for (const key of setup.configs) {
+            const c = CONFIGS.find((cfg) => cfg.key === key)!;
+            const e = ctx.errors(key, c.steps(nfe));
+            for (const m of METRICS) out[`${m}:${key}`] = e[m];
+            out[`switched:${key}`] = e.switched;
+            out[`nfe:${key}`] = e.nfe;
+          }
+          return out;
+        },
+        samples: 3,
+      });
+    }
+    cases.push({
+      name: `${setup.key}: headline, EDM Heun 35 NFE vs VP Euler 512 NFE`,
+      params: { mixture: setup.key, headline: true },
+      setup: () => ctx.open(),
+      teardown: () => ctx.close(),
+      variants: [timed(vp, 512), timed(edm, 35)],
+      measure: () => {
+        const out: Record<string, number> = { batch: setup.batch, dim: ctx.dim };
+        const v = ctx.errors('vp-euler', 512);
+        const e = ctx.errors('edm-heun', 18);
+        for (const m of [...METRICS, 'switched'] as const) {
+          out[`vpEuler512:${m}`] = v[m];
+          out[`edmHeun35:${m}`] = e[m];
+        }
+        // The headline ratios (< 1 means EDM Heun at 35 NFE is more accurate than VP Euler at 512 NFE).
+        for (const m of METRICS) out[`headline:${m}`] = e[m] / v[m];
+        // Sampling noise of the FID stand-in: bootstrap over the paired rows.
+        const rng = createRng(5);
+        const reps = quick ? 10 : 50;
+        out['fdStdErr:vpEuler512'] = componentFrechetStdErr(
+          setup.spec,
+          v.samples,
+          ctx.reference(vp.sigmaMax),
+          reps,
+          (n) => rng.uniformData(n),
+        );
+        out['fdStdErr:edmHeun35'] = componentFrechetStdErr(
+          setup.spec,
+          e.samples,
+          ctx.reference(edm.sigmaMax),
+          reps,
+          (n) => rng.uniformData(n),
+        );
+        // The EDM Heun NFE that matches VP Euler at 512, per metric (-1: not reached on the ladder).
+        const points: ErrorMetrics[] = [];
+        for (const steps of setup.ladder) {
+          points.push(ctx.errors('edm-heun', steps));
+          if (METRICS.every((m) => points.some((p) => p[m] <= v[m]))) break;
+        }
+        for (const m of METRICS)
+          out[`matchNfe:${m}`] = nfeToReach(
+            points.map((p) => ({ nfe: p.nfe, value: p[m] })),
+            v[m],
+          );
+        // Convergence of the reference: the same solve with half the steps (Heun: error ≈ 4× smaller at full).
+        const half = ctx.reference(edm.sigmaMax, setup.refSteps / 2);
+        out['referenceHalfSteps:rms'] = rmsAndMedian(
+          perSampleDistance(half, ctx.reference(edm.sigmaMax), ctx.dim),
+        ).rms;
+        return out;
+      },
+      samples: 3,
+    });
+  }
+  return cases;
 }
 
 const errorVsNfe = defineSuite({
   id: 'diffusion/error-vs-nfe',
-  title: 'Sampler error vs NFE on an analytic mixture (EDM Figure 2)',
+  title: 'Sampler error vs NFE on analytic mixtures (EDM Figure 2 and its headline)',
   description:
-    'RMS distance to the exact probability-flow ODE solution (Heun, 2000 steps) for the VP, VE, iDDPM+DDIM and EDM configurations of Karras et al. 2022 and the k-diffusion samplers, versus denoiser evaluations; timed variants compare the original VP Euler sampler with EDM Heun and DPM++ 2M at the same budget.',
+    "Karras et al. 2022's four Figure 2 configurations (VP Euler, VE Euler, iDDPM+DDIM, EDM Heun) and k-diffusion samplers on exact Gaussian-mixture denoisers: the 2-D fixture mixture (σ_data ≈ 2) and an image-like one (16-D, 8 modes, σ_data ≈ 0.5, component std 0.05), 1024 samples each (64 with --quick), against the exact probability-flow ODE solution from the same latents (Heun, 2000 Karras steps; `referenceHalfSteps` shows its convergence). " +
+    "Measures: rms (the issue's per-trajectory error), median, switched (samples ending in another mode), and fd, the FID stand-in: FID is the Fréchet distance between Gaussian fits of generated and reference features; here it is taken in data space per mixture component (a single Gaussian fit is blind to the mode structure) against the exact ODE outputs of the same latents, weighted by the reference mode fractions, so the sampling noise of the latents cancels (its bootstrap error is fdStdErr); an assignment W2 is bounded by the rms for paired samples and a cross-entropy against the exact density rewards under-dispersed samplers, so neither was used. " +
+    'The headline cases give, per metric, EDM Heun at 35 NFE over VP Euler at 512 NFE (< 1: EDM wins) and the EDM Heun NFE that matches VP Euler at 512; their timed variants show the cost side.',
   cases: ({ quick }) => errorCases(quick),
-  charts: [{ title: 'RMS error vs NFE', x: 'nfe', y: 'error', logX: true, logY: true }],
+  charts: [
+    {
+      title: 'Fixture mixture: RMS error vs NFE',
+      x: 'nfe',
+      y: 'rms',
+      logX: true,
+      logY: true,
+      where: { mixture: 'fixture' },
+    },
+    {
+      title: 'Fixture mixture: per-component Fréchet distance vs NFE',
+      x: 'nfe',
+      y: 'fd',
+      logX: true,
+      logY: true,
+      where: { mixture: 'fixture' },
+    },
+    {
+      title: 'Image-like mixture: RMS error vs NFE',
+      x: 'nfe',
+      y: 'rms',
+      logX: true,
+      logY: true,
+      where: { mixture: 'image-like' },
+    },
+    {
+      title: 'Image-like mixture: per-component Fréchet distance vs NFE',
+      x: 'nfe',
+      y: 'fd',
+      logX: true,
+      logY: true,
+      where: { mixture: 'image-like' },
+    },
+  ],
 });
 
 function throughputCases(quick: boolean): BenchCase[] {
