@@ -1,6 +1,9 @@
 // The vitest preset of every package: tests run on src/ through the "source" export condition, and the
 // results are written as JSON to the ignored .test-results/ folder, where .ci/run adds them up.
 // With `browser: true` the same test files also run in headless Debian Chromium (playwright-core).
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { playwright } from '@vitest/browser-playwright';
 import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
@@ -17,6 +20,11 @@ export const chromiumArgs = [
 ];
 
 export const chromiumPath = process.env.LAB_CHROMIUM ?? '/usr/bin/chromium';
+
+const require = createRequire(import.meta.url);
+/** tfjs-backend-wasm's dist folder (with a trailing slash), served to the browser project by Vite. */
+const tfjsWasmDir = `${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`;
+const browserSetup = fileURLToPath(new URL('./browser-setup.js', import.meta.url));
 
 /** @param {{ testTimeout?: number; include?: string[]; browserInclude?: string[]; fileParallelism?: boolean; browser?: boolean }} [options] */
 export function packageTestConfig(options = {}) {
@@ -36,7 +44,9 @@ export function packageTestConfig(options = {}) {
   if (options.browser) {
     projects.push({
       resolve,
+      define: { __LAB_TFJS_WASM_DIR__: JSON.stringify(tfjsWasmDir) },
       test: {
+        setupFiles: [browserSetup],
         ...shared,
         name: 'chromium',
         include: options.browserInclude ?? include,

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import data from './fixtures/precision.json';
 
 export interface PrecisionFixture {
   source: string;
@@ -23,12 +22,9 @@ export interface PrecisionFixture {
   };
 }
 
-let cached: PrecisionFixture | undefined;
-
 /** The golden outputs of numpy / ml_dtypes / torch.amp.GradScaler (test/fixtures/precision.json). */
 export function fixture(): PrecisionFixture {
-  cached ??= JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/precision.json', import.meta.url)), 'utf8'));
-  return cached!;
+  return data as unknown as PrecisionFixture;
 }
 
 /** Whether a float32 pattern is NaN. */
