@@ -163,8 +163,43 @@ function halfWeight(k: number, L: number): number {
   return k === 0 || 2 * k === L ? 1 : 2;
 }
 
-/** The inverse real DFT as a matmul: K = X_re · Cos − X_im · Sin with Cos[k, l] = w_k cos(2πkl/L)/L. */
+/** Above this length the composite prefers tfjs's own FFT (when the backend has one) to the O(L²) DFT matmul. */
+const SPECTRAL_MIN_LENGTH = 2048;
+
+/**
+ * The inverse real DFT in tfjs ops: the DFT matmul (any backend, tfjs differentiates it) or, for even
+ * L ≥ 2048 on a backend with an IFFT kernel (cpu, webgl, webgpu; not wasm), {@link irfftSpectral}.
+ */
 function irfftComposite(re: tf.Tensor, im: tf.Tensor, L: number): tf.Tensor {
+  if (L % 2 === 0 && L >= SPECTRAL_MIN_LENGTH && tf.getKernel('IFFT', tf.getBackend()) !== undefined) return irfftSpectral(re, im, L);
+  return irfftMatmul(re, im, L);
+}
+
+/**
+ * tfjs's `tf.spectral.irfft` (even L) with its adjoint as a custom gradient (tfjs has none for FFT ops or complex
+ * tensors): ∂/∂re_k = w_k/L Re rfft(dK)_k, ∂/∂im_k = w_k/L Im rfft(dK)_k, zero for the ignored im at k = 0, L/2.
+ */
+export function irfftSpectral(re: tf.Tensor, im: tf.Tensor, L: number): tf.Tensor {
+  const F = re.shape[1]!;
+  const weights = () => tf.tensor2d(Float32Array.from({ length: F }, (_, k) => halfWeight(k, L) / L), [1, F]);
+  const imMask = () => tf.tensor2d(Float32Array.from({ length: F }, (_, k) => (k === 0 || 2 * k === L ? 0 : 1)), [1, F]);
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [a, b] = args as [tf.Tensor, tf.Tensor];
+    return {
+      value: tf.tidy(() => tf.spectral.irfft(tf.complex(a, tf.mul(b, imMask())))),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) =>
+        tf.tidy(() => {
+          const spec = tf.spectral.rfft((Array.isArray(dy) ? dy[0]! : dy) as tf.Tensor2D);
+          const w = weights();
+          return [tf.mul(tf.real(spec), w), tf.mul(tf.mul(tf.imag(spec), w), imMask())];
+        }),
+    };
+  }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  return op(re, im);
+}
+
+/** The inverse real DFT as a matmul: K = X_re · Cos − X_im · Sin with Cos[k, l] = w_k cos(2πkl/L)/L. */
+function irfftMatmul(re: tf.Tensor, im: tf.Tensor, L: number): tf.Tensor {
   const F = re.shape[1]!;
   const cos = new Float32Array(F * L);
   const sin = new Float32Array(F * L);

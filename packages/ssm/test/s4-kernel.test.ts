@@ -12,6 +12,7 @@ import {
   s4NplrParamsFromHost,
   s4NplrParamsToHost,
 } from '../src/index.js';
+import { irfftSpectral } from '../src/s4-kernel.js';
 
 /** K[h, l] = C Ā^l B̄ unrolled with the dense float64 recurrence (independent of the Cauchy/Woodbury path). */
 function densePowers(params: S4KernelParams, L: number): Float64Array {
@@ -164,17 +165,62 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     tf.dispose(inputs);
   });
 
-  it('leaks no tensors (forward and gradient)', () => {
+  it.each(['fused', 'composite'] as const)('leaks no tensors (%s, forward and gradient)', (impl) => {
     const params = perturbed(41, 2, 8, 16);
     const inputs = order.map((k) => params[k]);
     const loss = (...xs: tf.Tensor[]) =>
-      tf.sum(tf.square(s4Kernel(Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams, 16)));
-    const fwd = testing.countLeaks(() => s4Kernel(params, 16));
+      tf.sum(tf.square(s4Kernel(Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams, 16, { impl })));
+    const fwd = testing.countLeaks(() => s4Kernel(params, 16, { impl }));
     expect(fwd.leaked).toBe(0);
     fwd.result.dispose();
     const back = testing.countLeaks(() => tf.grads(loss)(inputs));
     expect(back.leaked).toBe(0);
     tf.dispose(back.result);
+    tf.dispose(inputs);
+  });
+});
+
+describe('tfjs FFT path (cpu: the wasm backend has no IFFT kernel)', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('irfftSpectral (tf.spectral.irfft + adjoint gradient) equals the host FFT op, forward and gradient', () => {
+    tf.tidy(() => {
+      const L = 64;
+      const rng = createRng(70);
+      const re = rng.normal([3, 33]);
+      const im = rng.normal([3, 33]);
+      const proj = rng.normal([3, L]);
+      expect(testing.relativeError(irfftSpectral(re, im, L).dataSync(), irfft(re, im, L, { impl: 'fused' }).dataSync())).toBeLessThan(1e-5);
+      const gs = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(irfftSpectral(a, b, L), proj)))([re, im]);
+      const gf = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(irfft(a, b, L, { impl: 'fused' }), proj)))([re, im]);
+      expect(testing.relativeError(gs[0]!.dataSync(), gf[0]!.dataSync())).toBeLessThan(1e-5);
+      expect(testing.relativeError(gs[1]!.dataSync(), gf[1]!.dataSync())).toBeLessThan(1e-5);
+    });
+    const x = [tf.zeros([1, 33]), tf.ones([1, 33])];
+    const leaks = testing.countLeaks(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(irfftSpectral(a, b, 64)))(x));
+    expect(leaks.leaked).toBe(0);
+    tf.dispose(x);
+    testing.disposeAll(leaks.result);
+  });
+
+  it('at L = 2048 the composite kernel (which then takes tfjs FFT) equals the fused kernel, forward and gradient', () => {
+    const params = perturbed(51, 2, 8, 2048, 0.05);
+    const inputs = order.map((k) => params[k]);
+    tf.tidy(() => {
+      const proj = createRng(52).normal([2, 2048]);
+      const loss = (impl: 'fused' | 'composite') => (...xs: tf.Tensor[]) =>
+        tf.sum(tf.mul(s4Kernel(Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as unknown as S4KernelParams, 2048, { impl }), proj));
+      expect(
+        testing.relativeError(s4Kernel(params, 2048, { impl: 'composite' }).dataSync(), s4Kernel(params, 2048, { impl: 'fused' }).dataSync()),
+      ).toBeLessThan(1e-4);
+      const gf = tf.grads(loss('fused'))(inputs);
+      const gc = tf.grads(loss('composite'))(inputs);
+      order.forEach((k, j) => {
+        expect(testing.relativeError(gf[j]!.dataSync(), gc[j]!.dataSync()), k).toBeLessThan(1e-3);
+      });
+    });
     tf.dispose(inputs);
   });
 });
