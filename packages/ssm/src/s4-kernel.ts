@@ -414,22 +414,43 @@ function channelArrays(x: HostTensor[], h: number, M: number) {
 
 type Channel = ReturnType<typeof channelArrays>;
 
-/** The four Cauchy numerators per mode: v0 = c·b, v1 = c·p, v2 = conj(p)·b, v3 = |p|² (re, im) [4·M]. */
-function numerators(ch: Channel, M: number): { vr: Float64Array; vi: Float64Array } {
-  const vr = new Float64Array(4 * M);
-  const vi = new Float64Array(4 * M);
+/** The four Cauchy numerators per mode: v0 = c·b, v1 = c·p, v2 = conj(p)·b, v3 = |p|² (real), each [M]. */
+interface Numerators {
+  v0r: Float64Array;
+  v0i: Float64Array;
+  v1r: Float64Array;
+  v1i: Float64Array;
+  v2r: Float64Array;
+  v2i: Float64Array;
+  v3r: Float64Array;
+}
+
+function numerators(ch: Channel, M: number): Numerators {
+  const v: Numerators = {
+    v0r: new Float64Array(M),
+    v0i: new Float64Array(M),
+    v1r: new Float64Array(M),
+    v1i: new Float64Array(M),
+    v2r: new Float64Array(M),
+    v2i: new Float64Array(M),
+    v3r: new Float64Array(M),
+  };
   for (let n = 0; n < M; n++) {
-    const { pr, pi, br, bi, cr, ci } = { pr: ch.pr[n]!, pi: ch.pi[n]!, br: ch.br[n]!, bi: ch.bi[n]!, cr: ch.cr[n]!, ci: ch.ci[n]! };
-    vr[n] = cr * br - ci * bi;
-    vi[n] = cr * bi + ci * br;
-    vr[M + n] = cr * pr - ci * pi;
-    vi[M + n] = cr * pi + ci * pr;
-    vr[2 * M + n] = pr * br + pi * bi;
-    vi[2 * M + n] = pr * bi - pi * br;
-    vr[3 * M + n] = pr * pr + pi * pi;
-    vi[3 * M + n] = 0;
+    const pr = ch.pr[n]!;
+    const pi = ch.pi[n]!;
+    const br = ch.br[n]!;
+    const bi = ch.bi[n]!;
+    const cr = ch.cr[n]!;
+    const ci = ch.ci[n]!;
+    v.v0r[n] = cr * br - ci * bi;
+    v.v0i[n] = cr * bi + ci * br;
+    v.v1r[n] = cr * pr - ci * pi;
+    v.v1i[n] = cr * pi + ci * pr;
+    v.v2r[n] = pr * br + pi * bi;
+    v.v2i[n] = pr * bi - pi * br;
+    v.v3r[n] = pr * pr + pi * pi;
   }
-  return { vr, vi };
+  return v;
 }
 
 /** Per-frequency constants: a = 2(1 − ω), 1 + ω, ω = e^{−2πik/L}. */
@@ -451,48 +472,66 @@ function frequencyTable(L: number) {
 }
 
 /**
- * One frequency of one channel: the resolvents r_n = 1/d_n, q_n = 1/d̄_n (written into rr, ri, qr, qi) and
- * the four Cauchy sums k_j (written into kr, ki).
+ * The four Cauchy sums of one channel at one frequency, k_j = Σ_n v_jn r_n + conj(v_jn) q_n with
+ * r = 1/(a − sλ), q = 1/(a − s conj λ), written into kr, ki. With S = r + q and D = r − q:
+ * Re = Re v · Re S − Im v · Im D, Im = Re v · Im S + Im v · Re D.
  */
-function cauchyAt(
-  ch: Channel,
-  v: { vr: Float64Array; vi: Float64Array },
-  M: number,
-  aRe: number,
-  aIm: number,
-  sRe: number,
-  sIm: number,
-  out: { rr: Float64Array; ri: Float64Array; qr: Float64Array; qi: Float64Array; kr: Float64Array; ki: Float64Array },
-): void {
-  const { rr, ri, qr, qi, kr, ki } = out;
-  kr.fill(0);
-  ki.fill(0);
+function cauchyAt(ch: Channel, v: Numerators, M: number, aRe: number, aIm: number, sRe: number, sIm: number, kr: Float64Array, ki: Float64Array): void {
+  const { lr, li } = ch;
+  const { v0r, v0i, v1r, v1i, v2r, v2i, v3r } = v;
+  let k0r = 0;
+  let k0i = 0;
+  let k1r = 0;
+  let k1i = 0;
+  let k2r = 0;
+  let k2i = 0;
+  let k3r = 0;
+  let k3i = 0;
   for (let n = 0; n < M; n++) {
-    const lr = ch.lr[n]!;
-    const li = ch.li[n]!;
-    // d = a − sλ, d̄ = a − s conj(λ)
-    const dRe = aRe - (sRe * lr - sIm * li);
-    const dIm = aIm - (sRe * li + sIm * lr);
-    const eRe = aRe - (sRe * lr + sIm * li);
-    const eIm = aIm - (sIm * lr - sRe * li);
-    const dA = dRe * dRe + dIm * dIm;
-    const eA = eRe * eRe + eIm * eIm;
-    const r0 = dRe / dA;
-    const r1 = -dIm / dA;
-    const q0 = eRe / eA;
-    const q1 = -eIm / eA;
-    rr[n] = r0;
-    ri[n] = r1;
-    qr[n] = q0;
-    qi[n] = q1;
-    for (let j = 0; j < 4; j++) {
-      const a = v.vr[j * M + n]!;
-      const b = v.vi[j * M + n]!;
-      // v r + conj(v) q
-      kr[j]! += a * r0 - b * r1 + a * q0 + b * q1;
-      ki[j]! += a * r1 + b * r0 + a * q1 - b * q0;
-    }
+    const lre = lr[n]!;
+    const lim = li[n]!;
+    const pr = sRe * lre;
+    const pi = sIm * lim;
+    const qr = sRe * lim;
+    const qi = sIm * lre;
+    const dRe = aRe - (pr - pi);
+    const dIm = aIm - (qr + qi);
+    const eRe = aRe - (pr + pi);
+    const eIm = aIm - (qi - qr);
+    const dInv = 1 / (dRe * dRe + dIm * dIm);
+    const eInv = 1 / (eRe * eRe + eIm * eIm);
+    const r0 = dRe * dInv;
+    const r1 = -dIm * dInv;
+    const q0 = eRe * eInv;
+    const q1 = -eIm * eInv;
+    const S0 = r0 + q0;
+    const S1 = r1 + q1;
+    const D0 = r0 - q0;
+    const D1 = r1 - q1;
+    let a = v0r[n]!;
+    let b = v0i[n]!;
+    k0r += a * S0 - b * D1;
+    k0i += a * S1 + b * D0;
+    a = v1r[n]!;
+    b = v1i[n]!;
+    k1r += a * S0 - b * D1;
+    k1i += a * S1 + b * D0;
+    a = v2r[n]!;
+    b = v2i[n]!;
+    k2r += a * S0 - b * D1;
+    k2i += a * S1 + b * D0;
+    a = v3r[n]!;
+    k3r += a * S0;
+    k3i += a * S1;
   }
+  kr[0] = k0r;
+  ki[0] = k0i;
+  kr[1] = k1r;
+  ki[1] = k1i;
+  kr[2] = k2r;
+  ki[2] = k2i;
+  kr[3] = k3r;
+  ki[3] = k3i;
 }
 
 /** X = 2Δ (k0 − s k1 k2 / (1 + s k3)) and the intermediates the gradient needs. */
@@ -516,35 +555,28 @@ function s4KernelForwardHost(x: HostTensor[], L: number): Float32Array {
   const H = x[0]!.shape[0]!;
   const M = x[1]!.shape[1]!;
   const { F, aRe, aIm, oRe, oIm } = frequencyTable(L);
-  const work = {
-    rr: new Float64Array(M),
-    ri: new Float64Array(M),
-    qr: new Float64Array(M),
-    qi: new Float64Array(M),
-    kr: new Float64Array(4),
-    ki: new Float64Array(4),
-  };
-  const rows = irfftRows(H, L);
+  const specRe = new Float64Array(H * F);
+  const specIm = new Float64Array(H * F);
+  const kr = new Float64Array(4);
+  const ki = new Float64Array(4);
   for (let h = 0; h < H; h++) {
     const ch = channelArrays(x, h, M);
     const v = numerators(ch, M);
     for (let k = 0; k < F; k++) {
       const sRe = ch.dt * oRe[k]!;
       const sIm = ch.dt * oIm[k]!;
-      cauchyAt(ch, v, M, aRe[k]!, aIm[k]!, sRe, sIm, work);
-      const w = woodbury(work.kr, work.ki, sRe, sIm, ch.dt);
-      rows.re[h * F + k] = w.xRe;
-      rows.im[h * F + k] = w.xIm;
+      cauchyAt(ch, v, M, aRe[k]!, aIm[k]!, sRe, sIm, kr, ki);
+      const w = woodbury(kr, ki, sRe, sIm, ch.dt);
+      specRe[h * F + k] = w.xRe;
+      specIm[h * F + k] = w.xIm;
     }
   }
-  return irfftHost(rows.re, rows.im, H, L);
+  return irfftHost(specRe, specIm, H, L);
 }
 
-/** Float64 spectrum rows (kept in float64 until the inverse DFT). */
-function irfftRows(H: number, L: number) {
-  const F = (L >> 1) + 1;
-  return { re: new Float64Array(H * F), im: new Float64Array(H * F) };
-}
+const mul = (ar: number, ai: number, br: number, bi: number): [number, number] => [ar * br - ai * bi, ar * bi + ai * br];
+/** a · conj(b) */
+const mulConj = (ar: number, ai: number, br: number, bi: number): [number, number] => [ar * br + ai * bi, ai * br - ar * bi];
 
 /**
  * The fused kernel's gradient on the host (ĝ = ∂ℓ/∂Re + i ∂ℓ/∂Im; for holomorphic w = f(z), ĝ_z = ĝ_w conj(f′)):
@@ -552,6 +584,8 @@ function irfftRows(H: number, L: number) {
  * k_j = Σ v_j r + conj(v_j) q: ĝ_v = ĝ_k conj(r) + conj(ĝ_k) q, ĝ_r = Σ_j ĝ_kj conj(v_j), ĝ_q = Σ_j ĝ_kj v_j;
  * r = 1/d: ĝ_d = −ĝ_r conj(r²); d = a − sλ, d̄ = a − s conj(λ): ĝ_λ = −ĝ_d conj(s) − conj(ĝ_d̄) s, ĝ_s collects
  * −ĝ_d conj(λ) − ĝ_d̄ λ and the Woodbury terms; ∂ℓ/∂Δ = Σ_k Re(conj(ĝ_X) 2(k0 − W) + conj(ĝ_s)(1 + ω)).
+ * Two passes per channel: over frequencies for the Woodbury scalars ĝ_kj, then over modes (inner loop over
+ * frequencies, accumulators in registers) for ĝ_v, ĝ_λ and the rest of ∂ℓ/∂Δ.
  */
 function s4KernelGradientHost(x: HostTensor[], dy: Float32Array, L: number): Float32Array[] {
   const H = x[0]!.shape[0]!;
@@ -563,19 +597,14 @@ function s4KernelGradientHost(x: HostTensor[], dy: Float32Array, L: number): Flo
   const gP = new Float32Array(H * M * 2);
   const gB = new Float32Array(H * M * 2);
   const gC = new Float32Array(H * M * 2);
-  const work = {
-    rr: new Float64Array(M),
-    ri: new Float64Array(M),
-    qr: new Float64Array(M),
-    qi: new Float64Array(M),
-    kr: new Float64Array(4),
-    ki: new Float64Array(4),
-  };
+  const kr = new Float64Array(4);
+  const ki = new Float64Array(4);
   const tw = (L & (L - 1)) === 0 ? undefined : twiddles(L);
   const gr = new Float64Array(L);
   const gi = new Float64Array(L);
-  const gkr = new Float64Array(4);
-  const gki = new Float64Array(4);
+  // ĝ_kj per frequency (j = 0..3).
+  const gk = Array.from({ length: 8 }, () => new Float64Array(F));
+  const [g0r, g0i, g1r, g1i, g2r, g2i, g3r, g3i] = gk as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   for (let h = 0; h < H; h++) {
     // ĝ_X: the adjoint of the inverse real DFT.
     for (let l = 0; l < L; l++) gr[l] = dy[h * L + l]!;
@@ -584,117 +613,135 @@ function s4KernelGradientHost(x: HostTensor[], dy: Float32Array, L: number): Flo
     const ch = channelArrays(x, h, M);
     const v = numerators(ch, M);
     const dt = ch.dt;
-    // Per-mode accumulators (float64): ĝ_λ and ĝ_v_j.
-    const gLamR = new Float64Array(M);
-    const gLamI = new Float64Array(M);
-    const gvR = new Float64Array(4 * M);
-    const gvI = new Float64Array(4 * M);
     let gDt = 0;
+    // Pass 1: the Woodbury step per frequency.
     for (let k = 0; k < F; k++) {
       const wk = halfWeight(k, L) / L;
       const gxR = wk * gr[k]!;
       const gxI = k === 0 || 2 * k === L ? 0 : wk * gi[k]!;
       const sRe = dt * oRe[k]!;
       const sIm = dt * oIm[k]!;
-      cauchyAt(ch, v, M, aRe[k]!, aIm[k]!, sRe, sIm, work);
-      const { kr, ki } = work;
+      cauchyAt(ch, v, M, aRe[k]!, aIm[k]!, sRe, sIm, kr, ki);
       const w = woodbury(kr, ki, sRe, sIm, dt);
-      // X = 2Δ (k0 − W)
       gDt += 2 * (gxR * (kr[0]! - w.wRe) + gxI * (ki[0]! - w.wIm));
-      gkr[0] = 2 * dt * gxR;
-      gki[0] = 2 * dt * gxI;
+      g0r[k] = 2 * dt * gxR;
+      g0i[k] = 2 * dt * gxI;
       const gwR = -2 * dt * gxR;
       const gwI = -2 * dt * gxI;
-      // W = s k1 k2 · inv, inv = 1/den: ∂W/∂s = k12 inv, ∂W/∂k1 = s k2 inv, ∂W/∂k2 = s k1 inv, ∂W/∂den = −W inv.
-      const mulConj = (ar: number, ai: number, br: number, bi: number): [number, number] => [ar * br + ai * bi, ai * br - ar * bi];
-      const mul = (ar: number, ai: number, br: number, bi: number): [number, number] => [ar * br - ai * bi, ar * bi + ai * br];
+      // W = s k1 k2 · inv: ∂W/∂s = k12 inv, ∂W/∂k1 = s k2 inv, ∂W/∂k2 = s k1 inv, ∂W/∂den = −W inv.
       const [k12invR, k12invI] = mul(w.k12r, w.k12i, w.invRe, w.invIm);
       let [gsR, gsI] = mulConj(gwR, gwI, k12invR, k12invI);
       const [sinvR, sinvI] = mul(sRe, sIm, w.invRe, w.invIm);
       const [dk1R, dk1I] = mul(sinvR, sinvI, kr[2]!, ki[2]!);
       const [dk2R, dk2I] = mul(sinvR, sinvI, kr[1]!, ki[1]!);
-      [gkr[1], gki[1]] = mulConj(gwR, gwI, dk1R, dk1I);
-      [gkr[2], gki[2]] = mulConj(gwR, gwI, dk2R, dk2I);
+      [g1r[k], g1i[k]] = mulConj(gwR, gwI, dk1R, dk1I);
+      [g2r[k], g2i[k]] = mulConj(gwR, gwI, dk2R, dk2I);
       const [wInvR, wInvI] = mul(w.wRe, w.wIm, w.invRe, w.invIm);
       const [gdenR, gdenI] = mulConj(gwR, gwI, -wInvR, -wInvI);
       // den = 1 + s k3
       const [a1, a2] = mulConj(gdenR, gdenI, kr[3]!, ki[3]!);
       gsR += a1;
       gsI += a2;
-      [gkr[3], gki[3]] = mulConj(gdenR, gdenI, sRe, sIm);
-      for (let n = 0; n < M; n++) {
-        const r0 = work.rr[n]!;
-        const r1 = work.ri[n]!;
-        const q0 = work.qr[n]!;
-        const q1 = work.qi[n]!;
-        let grR = 0;
-        let grI = 0;
-        let gqR = 0;
-        let gqI = 0;
-        for (let j = 0; j < 4; j++) {
-          const gR = gkr[j]!;
-          const gI = gki[j]!;
-          const a = v.vr[j * M + n]!;
-          const b = v.vi[j * M + n]!;
-          // ĝ_v += ĝ_k conj(r) + conj(ĝ_k) q
-          gvR[j * M + n]! += gR * r0 + gI * r1 + gR * q0 + gI * q1;
-          gvI[j * M + n]! += gI * r0 - gR * r1 + gR * q1 - gI * q0;
-          // ĝ_r += ĝ_k conj(v); ĝ_q += ĝ_k v
-          grR += gR * a + gI * b;
-          grI += gI * a - gR * b;
-          gqR += gR * a - gI * b;
-          gqI += gR * b + gI * a;
-        }
-        // r = 1/d: ĝ_d = −ĝ_r conj(r²)
-        const r2R = r0 * r0 - r1 * r1;
-        const r2I = 2 * r0 * r1;
-        const [gdR, gdI] = mulConj(-grR, -grI, r2R, r2I);
-        const q2R = q0 * q0 - q1 * q1;
-        const q2I = 2 * q0 * q1;
-        const [geR, geI] = mulConj(-gqR, -gqI, q2R, q2I);
-        const lr = ch.lr[n]!;
-        const li = ch.li[n]!;
-        // d = a − sλ: ĝ_λ += −ĝ_d conj(s), ĝ_s += −ĝ_d conj(λ)
-        const [t1R, t1I] = mulConj(gdR, gdI, sRe, sIm);
-        const [t2R, t2I] = mulConj(gdR, gdI, lr, li);
-        // d̄ = a − s conj(λ): ĝ_λ += −conj(ĝ_d̄) s, ĝ_s += −ĝ_d̄ λ
-        const [t3R, t3I] = mul(geR, -geI, sRe, sIm);
-        const [t4R, t4I] = mul(geR, geI, lr, li);
-        gLamR[n]! -= t1R + t3R;
-        gLamI[n]! -= t1I + t3I;
-        gsR -= t2R + t4R;
-        gsI -= t2I + t4I;
-      }
+      [g3r[k], g3i[k]] = mulConj(gdenR, gdenI, sRe, sIm);
       // s = Δ(1 + ω)
       gDt += gsR * oRe[k]! + gsI * oIm[k]!;
     }
-    gLogDt[h] = gDt * dt;
+    // Pass 2: per mode, over frequencies.
     for (let n = 0; n < M; n++) {
+      const lre = ch.lr[n]!;
+      const lim = ch.li[n]!;
+      const a0 = v.v0r[n]!;
+      const b0 = v.v0i[n]!;
+      const a1 = v.v1r[n]!;
+      const b1 = v.v1i[n]!;
+      const a2 = v.v2r[n]!;
+      const b2 = v.v2i[n]!;
+      const a3 = v.v3r[n]!;
+      let gv0R = 0;
+      let gv0I = 0;
+      let gv1R = 0;
+      let gv1I = 0;
+      let gv2R = 0;
+      let gv2I = 0;
+      let gv3R = 0;
+      let gLamR = 0;
+      let gLamI = 0;
+      for (let k = 0; k < F; k++) {
+        const sRe = dt * oRe[k]!;
+        const sIm = dt * oIm[k]!;
+        const aR = aRe[k]!;
+        const aI = aIm[k]!;
+        const dRe = aR - (sRe * lre - sIm * lim);
+        const dIm = aI - (sRe * lim + sIm * lre);
+        const eRe = aR - (sRe * lre + sIm * lim);
+        const eIm = aI - (sIm * lre - sRe * lim);
+        const dInv = 1 / (dRe * dRe + dIm * dIm);
+        const eInv = 1 / (eRe * eRe + eIm * eIm);
+        const r0 = dRe * dInv;
+        const r1 = -dIm * dInv;
+        const q0 = eRe * eInv;
+        const q1 = -eIm * eInv;
+        const S0 = r0 + q0;
+        const S1 = r1 + q1;
+        const D0 = r0 - q0;
+        const D1 = r1 - q1;
+        const h0r = g0r[k]!;
+        const h0i = g0i[k]!;
+        const h1r = g1r[k]!;
+        const h1i = g1i[k]!;
+        const h2r = g2r[k]!;
+        const h2i = g2i[k]!;
+        const h3r = g3r[k]!;
+        const h3i = g3i[k]!;
+        // ĝ_v += ĝ_k conj(r) + conj(ĝ_k) q: Re = gR S0 + gI S1, Im = gI D0 − gR D1
+        gv0R += h0r * S0 + h0i * S1;
+        gv0I += h0i * D0 - h0r * D1;
+        gv1R += h1r * S0 + h1i * S1;
+        gv1I += h1i * D0 - h1r * D1;
+        gv2R += h2r * S0 + h2i * S1;
+        gv2I += h2i * D0 - h2r * D1;
+        gv3R += h3r * S0 + h3i * S1;
+        // ĝ_r = Σ_j ĝ_kj conj(v_j), ĝ_q = Σ_j ĝ_kj v_j (v3 real)
+        const grR = h0r * a0 + h0i * b0 + h1r * a1 + h1i * b1 + h2r * a2 + h2i * b2 + h3r * a3;
+        const grI = h0i * a0 - h0r * b0 + h1i * a1 - h1r * b1 + h2i * a2 - h2r * b2 + h3i * a3;
+        const gqR = h0r * a0 - h0i * b0 + h1r * a1 - h1i * b1 + h2r * a2 - h2i * b2 + h3r * a3;
+        const gqI = h0r * b0 + h0i * a0 + h1r * b1 + h1i * a1 + h2r * b2 + h2i * a2 + h3i * a3;
+        // ĝ_d = −ĝ_r conj(r²), ĝ_d̄ = −ĝ_q conj(q²)
+        const r2R = r0 * r0 - r1 * r1;
+        const r2I = 2 * r0 * r1;
+        const q2R = q0 * q0 - q1 * q1;
+        const q2I = 2 * q0 * q1;
+        const gdR = -(grR * r2R + grI * r2I);
+        const gdI = -(grI * r2R - grR * r2I);
+        const geR = -(gqR * q2R + gqI * q2I);
+        const geI = -(gqI * q2R - gqR * q2I);
+        // ĝ_λ −= ĝ_d conj(s) + conj(ĝ_d̄) s
+        gLamR -= gdR * sRe + gdI * sIm + (geR * sRe + geI * sIm);
+        gLamI -= gdI * sRe - gdR * sIm + (geR * sIm - geI * sRe);
+        // ĝ_s −= ĝ_d conj(λ) + ĝ_d̄ λ, then ∂ℓ/∂Δ += Re(conj(ĝ_s)(1 + ω))
+        const gsR = -(gdR * lre + gdI * lim + (geR * lre - geI * lim));
+        const gsI = -(gdI * lre - gdR * lim + (geR * lim + geI * lre));
+        gDt += gsR * oRe[k]! + gsI * oIm[k]!;
+      }
       const i = h * M + n;
-      gLr[i] = gLamR[n]! * ch.lr[n]!; // λr = −exp(logLambdaReal)
-      gLi[i] = gLamI[n]!;
+      gLr[i] = gLamR * lre; // λr = −exp(logLambdaReal)
+      gLi[i] = gLamI;
       const pr = ch.pr[n]!;
       const pi = ch.pi[n]!;
       const br = ch.br[n]!;
       const bi = ch.bi[n]!;
       const cr = ch.cr[n]!;
       const ci = ch.ci[n]!;
-      const g0R = gvR[n]!;
-      const g0I = gvI[n]!;
-      const g1R = gvR[M + n]!;
-      const g1I = gvI[M + n]!;
-      const g2R = gvR[2 * M + n]!;
-      const g2I = gvI[2 * M + n]!;
-      const g3R = gvR[3 * M + n]!;
       // v0 = c b: ĝ_c += ĝ_v0 conj(b), ĝ_b += ĝ_v0 conj(c); v1 = c p: ĝ_c += ĝ_v1 conj(p), ĝ_p += ĝ_v1 conj(c)
       // v2 = conj(p) b: ĝ_b += ĝ_v2 p, ĝ_p += conj(ĝ_v2) b; v3 = |p|²: ĝ_p += 2 Re(ĝ_v3) p
-      gC[2 * i] = g0R * br + g0I * bi + g1R * pr + g1I * pi;
-      gC[2 * i + 1] = g0I * br - g0R * bi + g1I * pr - g1R * pi;
-      gB[2 * i] = g0R * cr + g0I * ci + (g2R * pr - g2I * pi);
-      gB[2 * i + 1] = g0I * cr - g0R * ci + (g2R * pi + g2I * pr);
-      gP[2 * i] = g1R * cr + g1I * ci + (g2R * br + g2I * bi) + 2 * g3R * pr;
-      gP[2 * i + 1] = g1I * cr - g1R * ci + (g2R * bi - g2I * br) + 2 * g3R * pi;
+      gC[2 * i] = gv0R * br + gv0I * bi + gv1R * pr + gv1I * pi;
+      gC[2 * i + 1] = gv0I * br - gv0R * bi + gv1I * pr - gv1R * pi;
+      gB[2 * i] = gv0R * cr + gv0I * ci + (gv2R * pr - gv2I * pi);
+      gB[2 * i + 1] = gv0I * cr - gv0R * ci + (gv2R * pi + gv2I * pr);
+      gP[2 * i] = gv1R * cr + gv1I * ci + (gv2R * br + gv2I * bi) + 2 * gv3R * pr;
+      gP[2 * i + 1] = gv1I * cr - gv1R * ci + (gv2R * bi - gv2I * br) + 2 * gv3R * pi;
     }
+    gLogDt[h] = gDt * dt;
   }
   return [gLogDt, gLr, gLi, gP, gB, gC];
 }
