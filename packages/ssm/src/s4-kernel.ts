@@ -36,7 +36,11 @@ export interface S4KernelParams {
   C: tf.Tensor;
 }
 
-/** Options of {@link s4Kernel}. `impl` picks the inverse DFT: 'fused' = host FFT, 'composite' = DFT matmul. */
+/**
+ * Options of {@link s4Kernel}. `impl`: 'fused' (default on cpu/wasm) = the float64 host kernel (Cauchy sums,
+ * Woodbury, FFT) with its hand-derived gradient; 'composite' = tfjs ops (differentiated by tfjs) with the DFT
+ * matmul, or tfjs's FFT with an adjoint gradient for even L ≥ 2048 where the backend has one.
+ */
 export type S4KernelOptions = CallOptions;
 
 /** Checks the six parameter tensors; returns H and M = N/2. */
@@ -60,8 +64,8 @@ function checkParams(fn: string, params: S4KernelParams): { H: number; M: number
  * conjugate-closed DPLR SSM Ã = Λ − p p* (both members of each pair), bilinear step Δ = exp(logDt), C given
  * as C̃ = C (I − Ā^L). With ω_k = exp(−2πik/L), k = 0..⌊L/2⌋, and the resolvent written without poles,
  *   c(ω)(g(ω) − Ã)⁻¹ = 2Δ (D + s p p*)⁻¹,  D = 2(1 − ω) − Δ(1 + ω)Λ,  s = Δ(1 + ω),
- *   K̂(ω) = 2Δ [k_CB − s k_CP k_PB / (1 + s k_PP)],  k_XY = Σ_n x_n y_n / d_n + conj(x_n y_n) / d̄_n
- * (d̄ with conj λ), then K = irfft(K̂, L). Shapes: logDt [H]; logLambdaReal, LambdaImag [H, N/2]; P, B, C
+ *   K̂(ω) = 2Δ [k_CB − s k_CP k_PB / (1 + s k_PP)],  k = Σ_n v_n / d_n + conj(v_n) / d̄_n
+ * for v = C̃·B, C̃·P, conj(P)·B, |P|² (d̄ with conj λ: the conjugate partner modes), then K = irfft(K̂, L). Shapes: logDt [H]; logLambdaReal, LambdaImag [H, N/2]; P, B, C
  * [H, N/2, 2] (re, im). Differentiable in every parameter on every backend.
  */
 export function s4Kernel(params: S4KernelParams, L: number, options: S4KernelOptions = {}): tf.Tensor2D {
