@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
 import type { BenchPoint, MeasureEvent, MeasureRequest } from '../workers/attention-measure.worker.js';
 import { absoluteWasmPaths } from '../workers/urls.js';
+import { svgEl } from '../ui.js';
 
 const L = 64;
 const D = 16;
@@ -145,18 +146,6 @@ function drawMatrix(
   ctx.fillText('key position j', margin + (L * cell) / 2 - 30, canvas.height - 16);
 }
 
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-function svgElement<K extends keyof SVGElementTagNameMap>(
-  name: K,
-  attrs: Record<string, string | number>,
-): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
-  return el;
-}
-
 /** A log–log line chart of two series against L. */
 function drawChart(svg: SVGSVGElement, points: BenchPoint[], which: 'time' | 'memory', lengths: number[]) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
@@ -183,7 +172,7 @@ function drawChart(svg: SVGSVGElement, points: BenchPoint[], which: 'time' | 'me
   const y = (v: number) =>
     height - m.bottom - ((Math.log10(v) - lo) / (hi - lo)) * (height - m.top - m.bottom);
   svg.append(
-    svgElement('line', {
+    svgEl('line', {
       x1: m.left,
       y1: height - m.bottom,
       x2: width - m.right,
@@ -191,37 +180,31 @@ function drawChart(svg: SVGSVGElement, points: BenchPoint[], which: 'time' | 'me
       stroke: '#444',
     }),
   );
-  svg.append(
-    svgElement('line', { x1: m.left, y1: m.top, x2: m.left, y2: height - m.bottom, stroke: '#444' }),
-  );
+  svg.append(svgEl('line', { x1: m.left, y1: m.top, x2: m.left, y2: height - m.bottom, stroke: '#444' }));
   for (const l of lengths) {
-    const t = svgElement('text', { x: x(l) - 10, y: height - m.bottom + 14, 'font-size': 10 });
+    const t = svgEl('text', { x: x(l) - 10, y: height - m.bottom + 14, 'font-size': 10 });
     t.textContent = String(l);
     svg.append(t);
   }
   for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) {
-    const t = svgElement('text', { x: 4, y: y(10 ** e) + 3, 'font-size': 10 });
+    const t = svgEl('text', { x: 4, y: y(10 ** e) + 3, 'font-size': 10 });
     t.textContent = e >= 0 ? String(10 ** e) : (10 ** e).toString();
     svg.append(t);
-    svg.append(
-      svgElement('line', { x1: m.left - 3, y1: y(10 ** e), x2: m.left, y2: y(10 ** e), stroke: '#444' }),
-    );
+    svg.append(svgEl('line', { x1: m.left - 3, y1: y(10 ** e), x2: m.left, y2: y(10 ** e), stroke: '#444' }));
   }
-  const xl = svgElement('text', { x: width / 2 - 40, y: height - 6, 'font-size': 11 });
+  const xl = svgEl('text', { x: width / 2 - 40, y: height - 6, 'font-size': 11 });
   xl.textContent = 'sequence length L (log)';
   svg.append(xl);
-  const title = svgElement('text', { x: m.left, y: 14, 'font-size': 12 });
+  const title = svgEl('text', { x: m.left, y: 14, 'font-size': 12 });
   title.textContent = which === 'time' ? 'forward time, ms (log)' : 'peak memory, MiB (log)';
   svg.append(title);
   series.forEach((s, n) => {
     const pts = s.values.map((v, i) => `${x(points[i]!.L)},${y(Math.max(v, 1e-3))}`).join(' ');
-    svg.append(svgElement('polyline', { points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2 }));
+    svg.append(svgEl('polyline', { points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2 }));
     s.values.forEach((v, i) => {
-      svg.append(
-        svgElement('circle', { cx: x(points[i]!.L), cy: y(Math.max(v, 1e-3)), r: 3, fill: s.color }),
-      );
+      svg.append(svgEl('circle', { cx: x(points[i]!.L), cy: y(Math.max(v, 1e-3)), r: 3, fill: s.color }));
     });
-    const label = svgElement('text', {
+    const label = svgEl('text', {
       x: width - 80,
       y: m.top + 12 + 14 * n,
       fill: s.color,
@@ -312,8 +295,8 @@ export const page: DemoPage = {
     charts.style.display = 'flex';
     charts.style.gap = '16px';
     charts.style.flexWrap = 'wrap';
-    const timeSvg = svgElement('svg', { width: 320, height: 220 });
-    const memSvg = svgElement('svg', { width: 320, height: 220 });
+    const timeSvg = svgEl('svg', { width: 320, height: 220 });
+    const memSvg = svgEl('svg', { width: 320, height: 220 });
     charts.append(timeSvg, memSvg);
     root.append(charts);
     const status = document.createElement('p');
@@ -323,7 +306,9 @@ export const page: DemoPage = {
     const lengths = [128, 256, 512, 1024];
     const points: BenchPoint[] = [];
     worker?.terminate();
-    worker = new Worker(new URL('../workers/attention-measure.worker.ts', import.meta.url), { type: 'module' });
+    worker = new Worker(new URL('../workers/attention-measure.worker.ts', import.meta.url), {
+      type: 'module',
+    });
     worker.addEventListener('message', (e: MessageEvent<MeasureEvent>) => {
       const ev = e.data;
       if (ev.type === 'measuring') status.textContent = `measuring L = ${ev.L} in a Web Worker …`;

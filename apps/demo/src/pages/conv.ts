@@ -13,6 +13,7 @@ import {
 } from '@lab/conv';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
+import { el, svgEl } from '../ui.js';
 
 const SNIPPET = `import { dilatedConv2d, hdcCheck, receptiveField, proposeSawtoothRates } from '@lab/conv';
 
@@ -36,29 +37,6 @@ const PRESETS: { label: string; rates: number[] }[] = [
 
 /** Largest receptive field for which the 2-D effective receptive field is computed (stays responsive). */
 const MAX_ERF = 161;
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  text = '',
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
-
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number> = {},
-  text = '',
-): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text) e.textContent = text;
-  return e;
-}
 
 function parseRates(text: string): number[] | string {
   const parts = text
@@ -82,9 +60,9 @@ function coverageChart(rates: number[], kernel: number): SVGSVGElement {
   const plotW = width - left - 20;
   const height = top + rowH * rates.length + 50;
   const cell = plotW / finalSize;
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
+  const root = svgEl('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
   root.append(
-    svg(
+    svgEl(
       'text',
       { x: left, y: 16, 'font-size': 13, 'font-weight': 'bold' },
       'Input offsets read by one output, after each layer',
@@ -99,7 +77,7 @@ function coverageChart(rates: number[], kernel: number): SVGSVGElement {
     const offset = Math.round(center - (size - 1) / 2);
     const y = top + i * rowH;
     root.append(
-      svg(
+      svgEl(
         'text',
         { x: left - 8, y: y + rowH * 0.65, 'font-size': 11, 'text-anchor': 'end' },
         `layer ${i + 1} (r=${rates[i]})`,
@@ -110,7 +88,7 @@ function coverageChart(rates: number[], kernel: number): SVGSVGElement {
       const c = counts[p]!;
       const shade = c === 0 ? '#d62728' : `rgba(31, 119, 180, ${0.25 + (0.75 * c) / peak})`;
       root.append(
-        svg('rect', {
+        svgEl('rect', {
           x: left + (offset + p) * cell,
           y: y + 2,
           width: Math.max(cell - (cell > 4 ? 1 : 0), 0.5),
@@ -122,14 +100,14 @@ function coverageChart(rates: number[], kernel: number): SVGSVGElement {
   });
   // x axis: offsets from the centre, in input samples
   const axisY = top + rates.length * rowH + 6;
-  root.append(svg('line', { x1: left, x2: left + plotW, y1: axisY, y2: axisY, stroke: '#333' }));
+  root.append(svgEl('line', { x1: left, x2: left + plotW, y1: axisY, y2: axisY, stroke: '#333' }));
   const ticks = 6;
   for (let t = 0; t <= ticks; t++) {
     const p = Math.round((t / ticks) * (finalSize - 1));
     const x = left + (p + 0.5) * cell;
-    root.append(svg('line', { x1: x, x2: x, y1: axisY, y2: axisY + 4, stroke: '#333' }));
+    root.append(svgEl('line', { x1: x, x2: x, y1: axisY, y2: axisY + 4, stroke: '#333' }));
     root.append(
-      svg(
+      svgEl(
         'text',
         { x, y: axisY + 16, 'font-size': 10, 'text-anchor': 'middle' },
         String(p - Math.round(center)),
@@ -137,7 +115,7 @@ function coverageChart(rates: number[], kernel: number): SVGSVGElement {
     );
   }
   root.append(
-    svg(
+    svgEl(
       'text',
       { x: left + plotW / 2, y: axisY + 34, 'font-size': 11, 'text-anchor': 'middle' },
       'offset from the output position (input samples); blue = reached (darker = more paths), red = hole',

@@ -24,6 +24,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
 import type { TrainEvent, TrainRequest } from '../workers/diffusion-train.worker.js';
 import { absoluteWasmPaths } from '../workers/urls.js';
+import { el } from '../ui.js';
 
 let trainer: Worker | undefined;
 
@@ -58,17 +59,6 @@ const FORMULATIONS: Formulation['name'][] = ['edm', 'vp', 've', 'iddpm', 'flow']
 const N_SAMPLES = 600;
 const N_TRACKS = 40;
 const VIEW = 4.5;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  text = '',
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
 
 function select<T extends string>(options: { value: T; label: string }[], initial: T): HTMLSelectElement {
   const s = el('select');
@@ -283,7 +273,9 @@ export const page: DemoPage = {
       trainButton.disabled = true;
       status.textContent = 'training in a Web Worker …';
       trainer?.terminate();
-      trainer = new Worker(new URL('../workers/diffusion-train.worker.ts', import.meta.url), { type: 'module' });
+      trainer = new Worker(new URL('../workers/diffusion-train.worker.ts', import.meta.url), {
+        type: 'module',
+      });
       const request: TrainRequest = {
         wasmPaths: absoluteWasmPaths(),
         toy: toy.value as TrainRequest['toy'],
@@ -302,7 +294,12 @@ export const page: DemoPage = {
         } else {
           // The same architecture and seed as in the worker, then the trained weights.
           trained?.model.dispose();
-          const model = createMlpDenoiser({ dim: 2, hidden: request.hidden, blocks: request.blocks, rng: createRng(3) });
+          const model = createMlpDenoiser({
+            dim: 2,
+            hidden: request.hidden,
+            blocks: request.blocks,
+            rng: createRng(3),
+          });
           model.variables.forEach((v, i) => {
             const w = tf.tensor(ev.weights[i]!, v.shape);
             v.assign(w);

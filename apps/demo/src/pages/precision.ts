@@ -23,6 +23,7 @@ import {
 import { createRng } from '@lab/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
+import { el } from '../ui.js';
 
 const SNIPPET = `import { MixedPrecisionOptimizer, float32ToFloat16Bits, toFloat16 } from '@lab/precision';
 
@@ -68,13 +69,6 @@ function encode(x: number, format: FormatName, saturate: boolean): Encoding {
   }
 }
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  if (text) el.textContent = text;
-  return el;
-}
-
 function formatNumber(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (!Number.isFinite(v)) return v > 0 ? '+inf' : '-inf';
@@ -85,22 +79,38 @@ function formatNumber(v: number): string {
 /** Renders one format's bit pattern as coloured sign / exponent / mantissa cells. */
 function bitRow(enc: Encoding, x: number): HTMLTableRowElement {
   const info = FORMATS[enc.format];
-  const row = element('tr');
-  row.append(element('td', {}, enc.format));
-  const cell = element('td', { style: 'font-family: monospace; white-space: nowrap' });
+  const row = el('tr');
+  row.append(el('td', {}, enc.format));
+  const cell = el('td', { style: 'font-family: monospace; white-space: nowrap' });
   const text = enc.bits.toString(2).padStart(info.bits, '0');
   for (let i = 0; i < text.length; i++) {
     const color = i === 0 ? '#e57373' : i <= info.exponentBits ? '#64b5f6' : '#81c784';
-    const bit = element('span', { style: `background:${color};padding:1px 2px;margin-right:${i === 0 || i === info.exponentBits ? 4 : 1}px` }, text[i]!);
+    const bit = el(
+      'span',
+      {
+        style: `background:${color};padding:1px 2px;margin-right:${i === 0 || i === info.exponentBits ? 4 : 1}px`,
+      },
+      text[i]!,
+    );
     cell.append(bit);
   }
   row.append(cell);
-  row.append(element('td', { style: 'font-family: monospace' }, `0x${enc.bits.toString(16).padStart(info.bits / 4, '0')}`));
-  row.append(element('td', { style: 'font-family: monospace' }, formatNumber(enc.value)));
+  row.append(
+    el('td', { style: 'font-family: monospace' }, `0x${enc.bits.toString(16).padStart(info.bits / 4, '0')}`),
+  );
+  row.append(el('td', { style: 'font-family: monospace' }, formatNumber(enc.value)));
   const abs = enc.value - x;
   const rel = x === 0 ? abs : abs / Math.abs(x);
-  row.append(element('td', { style: 'font-family: monospace' }, Number.isFinite(abs) ? abs.toExponential(3) : formatNumber(abs)));
-  row.append(element('td', { style: 'font-family: monospace' }, Number.isFinite(rel) ? rel.toExponential(3) : '—'));
+  row.append(
+    el(
+      'td',
+      { style: 'font-family: monospace' },
+      Number.isFinite(abs) ? abs.toExponential(3) : formatNumber(abs),
+    ),
+  );
+  row.append(
+    el('td', { style: 'font-family: monospace' }, Number.isFinite(rel) ? rel.toExponential(3) : '—'),
+  );
   return row;
 }
 
@@ -109,21 +119,44 @@ function bitRow(enc: Encoding, x: number): HTMLTableRowElement {
 
 type Run = { label: string; color: string; losses: number[]; scales: number[]; skipped: number };
 
-async function trainRuns(lossWeight: number, steps: number, isCancelled: () => boolean, onProgress: (runs: Run[]) => void): Promise<Run[]> {
+async function trainRuns(
+  lossWeight: number,
+  steps: number,
+  isCancelled: () => boolean,
+  onProgress: (runs: Run[]) => void,
+): Promise<Run[]> {
   const rng = createRng(3);
   const x = rng.normal([256, 8]);
   const teacher = rng.normal([8, 1]);
   const y = tf.tidy(() => tf.tanh(tf.matMul(x, teacher)));
-  const init = { w1: tf.mul(rng.normal([8, 32]), 0.3), b1: tf.zeros([32]), w2: tf.mul(rng.normal([32, 1]), 0.3), b2: tf.zeros([1]) };
+  const init = {
+    w1: tf.mul(rng.normal([8, 32]), 0.3),
+    b1: tf.zeros([32]),
+    w2: tf.mul(rng.normal([32, 1]), 0.3),
+    b2: tf.zeros([1]),
+  };
   const configs: { label: string; color: string; options: MixedPrecisionOptions }[] = [
     { label: 'FP32', color: '#1565c0', options: { format: 'float32', lossScaler: null } },
     { label: 'FP16, no loss scaling', color: '#c62828', options: { format: 'float16', lossScaler: null } },
-    { label: 'FP16 + dynamic loss scaling', color: '#2e7d32', options: { format: 'float16', lossScaler: 'dynamic' } },
+    {
+      label: 'FP16 + dynamic loss scaling',
+      color: '#2e7d32',
+      options: { format: 'float16', lossScaler: 'dynamic' },
+    },
   ];
-  const runs: Run[] = configs.map((c) => ({ label: c.label, color: c.color, losses: [], scales: [], skipped: 0 }));
+  const runs: Run[] = configs.map((c) => ({
+    label: c.label,
+    color: c.color,
+    losses: [],
+    scales: [],
+    skipped: 0,
+  }));
   try {
     for (let r = 0; r < configs.length; r++) {
-      const vars = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, tf.variable(v)])) as Record<string, tf.Variable>;
+      const vars = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, tf.variable(v)])) as Record<
+        string,
+        tf.Variable
+      >;
       const optimizer = tf.train.adam(0.02);
       const mp = new MixedPrecisionOptimizer(optimizer, configs[r]!.options);
       for (let step = 0; step < steps && !isCancelled(); step++) {
@@ -242,7 +275,8 @@ export const page: DemoPage = {
   id: 'precision',
   title: 'Mixed precision: float formats and loss scaling',
   summary: 'Exact float16 / bfloat16 / fp8 bit layouts, and why FP16 training needs loss scaling.',
-  references: 'Micikevicius et al. 2018 (Mixed Precision Training); Micikevicius et al. 2022 (FP8 Formats for Deep Learning)',
+  references:
+    'Micikevicius et al. 2018 (Mixed Precision Training); Micikevicius et al. 2022 (FP8 Formats for Deep Learning)',
   async mount(root: HTMLElement): Promise<void> {
     const mine = ++mountId;
     const cancelled = () => mine !== mountId;
@@ -250,28 +284,41 @@ export const page: DemoPage = {
     await compileKernels(); // async compile of the SIMD kernels (no synchronous compile on the main thread)
 
     // Bit-layout explorer.
-    root.append(element('h3', {}, 'Bit layout explorer'));
+    root.append(el('h3', {}, 'Bit layout explorer'));
     root.append(
-      element(
+      el(
         'p',
         {},
         'A value is stored as sign (red), exponent (blue) and mantissa (green): value = (−1)^s · (1 + m/2^M) · 2^(e − bias), or (m/2^M) · 2^(1 − bias) for subnormals. Conversions round to nearest even, as numpy and ml_dtypes; the error columns show what is lost.',
       ),
     );
-    const controls = element('div');
-    const input = element('input', { type: 'text', value: '0.1', size: '24', 'aria-label': 'number to encode' });
-    const saturate = element('input', { type: 'checkbox', id: 'precision-saturate' });
-    controls.append('x = ', input, ' ', saturate, element('label', { for: 'precision-saturate' }, ' fp8 saturate (clamp to ±max)'));
+    const controls = el('div');
+    const input = el('input', { type: 'text', value: '0.1', size: '24', 'aria-label': 'number to encode' });
+    const saturate = el('input', { type: 'checkbox', id: 'precision-saturate' });
+    controls.append(
+      'x = ',
+      input,
+      ' ',
+      saturate,
+      el('label', { for: 'precision-saturate' }, ' fp8 saturate (clamp to ±max)'),
+    );
     root.append(controls);
-    const table = element('table', { style: 'border-collapse: collapse; margin: 8px 0' });
-    const note = element('p', { style: 'font-size: 90%' });
+    const table = el('table', { style: 'border-collapse: collapse; margin: 8px 0' });
+    const note = el('p', { style: 'font-size: 90%' });
     root.append(table, note);
     const renderExplorer = () => {
       const x = Number(input.value.trim());
       table.replaceChildren();
-      const head = element('tr');
-      for (const h of ['format', 'bits (sign | exponent | mantissa)', 'hex', 'stored value', 'abs. error', 'rel. error']) {
-        head.append(element('th', { style: 'text-align:left;padding-right:12px' }, h));
+      const head = el('tr');
+      for (const h of [
+        'format',
+        'bits (sign | exponent | mantissa)',
+        'hex',
+        'stored value',
+        'abs. error',
+        'rel. error',
+      ]) {
+        head.append(el('th', { style: 'text-align:left;padding-right:12px' }, h));
       }
       table.append(head);
       if (Number.isNaN(x) && input.value.trim().toLowerCase() !== 'nan') {
@@ -293,30 +340,30 @@ export const page: DemoPage = {
     renderExplorer();
 
     // Training comparison.
-    root.append(element('h3', {}, 'FP32 vs FP16 vs FP16 + loss scaling'));
+    root.append(el('h3', {}, 'FP32 vs FP16 vs FP16 + loss scaling'));
     root.append(
-      element(
+      el(
         'p',
         {},
         'A small MLP (8 → 32 → 1) regresses a teacher; its loss is multiplied by a weight, as an auxiliary loss term would be. With small weights the gradients fall below the smallest float16 subnormal (2^−24 ≈ 6e−8) and round to zero: FP16 training stalls. Dynamic loss scaling (torch.amp.GradScaler rule: ×2^16 to start, halve and skip on overflow, double after 2000 good steps) multiplies the loss by S before backpropagation and divides the FP32 gradients by S, and matches FP32.',
       ),
     );
-    const select = element('select', { 'data-main-control': '', 'aria-label': 'loss weight' });
+    const select = el('select', { 'data-main-control': '', 'aria-label': 'loss weight' });
     for (const [value, label] of [
       ['1e-6', 'loss weight 1e-6 (gradients ≈ 1e-9)'],
       ['1e-4', 'loss weight 1e-4'],
       ['1', 'loss weight 1 (gradients fit in FP16)'],
     ] as const) {
-      select.append(element('option', { value }, label));
+      select.append(el('option', { value }, label));
     }
-    const status = element('p', { style: 'font-size: 90%' });
-    const output = element('div', { 'data-main-output': '' });
-    const lossCanvas = element('canvas', { width: '640', height: '260' });
-    const scaleCanvas = element('canvas', { width: '640', height: '180' });
-    output.append(lossCanvas, element('br'), scaleCanvas);
+    const status = el('p', { style: 'font-size: 90%' });
+    const output = el('div', { 'data-main-output': '' });
+    const lossCanvas = el('canvas', { width: '640', height: '260' });
+    const scaleCanvas = el('canvas', { width: '640', height: '180' });
+    output.append(lossCanvas, el('br'), scaleCanvas);
     root.append(select, status, output);
-    const code = element('pre', { style: 'background:#f5f5f5;padding:8px;overflow:auto;font-size:12px' }, SNIPPET);
-    root.append(element('h3', {}, 'Code'), code);
+    const code = el('pre', { style: 'background:#f5f5f5;padding:8px;overflow:auto;font-size:12px' }, SNIPPET);
+    root.append(el('h3', {}, 'Code'), code);
 
     const steps = 100;
     let generation = 0;
@@ -324,12 +371,19 @@ export const page: DemoPage = {
       drawChart(
         lossCanvas,
         // FP32 last and dashed: where FP16 + loss scaling matches it, both lines stay visible.
-        [runs[1]!, runs[2]!, runs[0]!].map((r) => ({ color: r.color, label: r.label, values: r.losses, dashed: r.label === 'FP32' })),
+        [runs[1]!, runs[2]!, runs[0]!].map((r) => ({
+          color: r.color,
+          label: r.label,
+          values: r.losses,
+          dashed: r.label === 'FP32',
+        })),
         { title: 'Training loss (MSE, unweighted)', yLabel: 'loss (log scale)', logY: true, steps },
       );
       drawChart(
         scaleCanvas,
-        runs.filter((r) => r.label.includes('dynamic')).map((r) => ({ color: r.color, label: 'loss scale S', values: r.scales })),
+        runs
+          .filter((r) => r.label.includes('dynamic'))
+          .map((r) => ({ color: r.color, label: 'loss scale S', values: r.scales })),
         { title: 'Loss scale over time (dynamic scaler)', yLabel: 'S (log scale)', logY: true, steps },
       );
     };
@@ -337,12 +391,20 @@ export const page: DemoPage = {
       const run = ++generation;
       const weight = Number(select.value);
       status.textContent = `${gradientRange(weight)} Training…`;
-      const runs = await trainRuns(weight, steps, () => cancelled() || run !== generation, (r) => {
-        if (run === generation && !cancelled()) draw(r);
-      });
+      const runs = await trainRuns(
+        weight,
+        steps,
+        () => cancelled() || run !== generation,
+        (r) => {
+          if (run === generation && !cancelled()) draw(r);
+        },
+      );
       if (run !== generation || cancelled()) return;
       draw(runs);
-      const last = runs.map((r) => `${r.label}: ${formatNumber(Number(r.losses.at(-1)!.toPrecision(3)))}${r.skipped ? ` (${r.skipped} skipped)` : ''}`);
+      const last = runs.map(
+        (r) =>
+          `${r.label}: ${formatNumber(Number(r.losses.at(-1)!.toPrecision(3)))}${r.skipped ? ` (${r.skipped} skipped)` : ''}`,
+      );
       status.textContent = `${gradientRange(weight)} Final loss after ${steps} steps: ${last.join('; ')}.`;
     };
     select.addEventListener('change', () => {

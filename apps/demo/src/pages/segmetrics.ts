@@ -14,6 +14,7 @@ import {
   syntheticScene,
 } from '@lab/segmetrics';
 import type { DemoPage } from '../page.js';
+import { el } from '../ui.js';
 
 const HEIGHT = 160;
 const WIDTH = 320;
@@ -45,17 +46,6 @@ for (const { pred, target } of batches) metric.update(pred, target);   // tensor
 const report = metric.compute();                     // FCN / mmseg: NaN for empty classes, skipped in means
 metric.compute({ convention: 'torchmetrics' });      // torchmetrics' macro means, exactly
 console.log(formatTable(report, { columns: ['IoU', 'Acc', 'Dice', 'BIoU'] }));`;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  text = '',
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
 
 function pct(v: number | undefined): string {
   return v === undefined || Number.isNaN(v) ? 'NaN' : (100 * v).toFixed(1);

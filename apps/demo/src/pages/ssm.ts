@@ -3,10 +3,18 @@
  * LegT / LagT coefficients evolve and the reconstruction follow; the S4D convolution kernel for each
  * initialization (Gu et al. 2022); a Mamba block (Gu & Dao 2023) generating step by step with step().
  */
-import { hippoProject, hippoReconstruct, type HippoOnlineMeasure, Mamba, s4dInitA, s4dKernel } from '@lab/ssm';
+import {
+  hippoProject,
+  hippoReconstruct,
+  type HippoOnlineMeasure,
+  Mamba,
+  s4dInitA,
+  s4dKernel,
+} from '@lab/ssm';
 import { createRng } from '@lab/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DemoPage } from '../page.js';
+import { el } from '../ui.js';
 
 const SNIPPET = `import { hippoProject, hippoReconstruct, s4dKernel, selectiveScan, Mamba } from '@lab/ssm';
 
@@ -25,18 +33,15 @@ let state = block.initState(1);
 const L = 400;
 const N = 32;
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
-
 /** The preset signal: two sines and a step, sampled at L points over t ∈ [0, 1). */
 function presetSignal(): Float64Array {
   return Float64Array.from({ length: L }, (_, k) => {
     const t = k / L;
-    return 0.6 * Math.sin(2 * Math.PI * 3 * t) + 0.3 * Math.sin(2 * Math.PI * 11 * t) + (t > 0.55 && t < 0.7 ? 0.5 : 0);
+    return (
+      0.6 * Math.sin(2 * Math.PI * 3 * t) +
+      0.3 * Math.sin(2 * Math.PI * 11 * t) +
+      (t > 0.55 && t < 0.7 ? 0.5 : 0)
+    );
   });
 }
 
@@ -81,7 +86,16 @@ function axes(p: Plot, x0: number, x1: number, y0: number, y1: number, xLabel: s
   ctx.restore();
 }
 
-function line(p: Plot, xs: ArrayLike<number>, ys: ArrayLike<number>, x0: number, x1: number, y0: number, y1: number, color: string): void {
+function line(
+  p: Plot,
+  xs: ArrayLike<number>,
+  ys: ArrayLike<number>,
+  x0: number,
+  x1: number,
+  y0: number,
+  y1: number,
+  color: string,
+): void {
   const { ctx, w, h, pad } = p;
   const sx = (x: number) => pad + ((x - x0) / (x1 - x0)) * (w - pad - 8);
   const sy = (y: number) => h - pad - ((y - y0) / (y1 - y0)) * (h - pad - 8);
@@ -102,14 +116,19 @@ let timer: ReturnType<typeof setInterval> | undefined;
 export const page: DemoPage = {
   id: 'ssm',
   title: 'State space models: HiPPO, S4D, Mamba',
-  summary: 'Online function approximation with HiPPO, S4D convolution kernels, and a Mamba block decoding step by step.',
+  summary:
+    'Online function approximation with HiPPO, S4D convolution kernels, and a Mamba block decoding step by step.',
   references: 'Gu et al. 2020 (HiPPO), Gu et al. 2022 (S4, S4D), Gu & Dao 2023 (Mamba)',
 
   async mount(root: HTMLElement) {
     root.append(
-      el('p', {}, 'HiPPO keeps a running projection c(t) of the input history onto a polynomial basis: dc/dt = A c + B f(t). '
-        + 'LegS (scaled Legendre) remembers the whole history, LegT and FouT a sliding window θ, LagT an exponentially fading past. '
-        + 'Draw on the signal with the mouse; the time slider replays the online projection and the reconstruction from the N = 32 coefficients held at that moment.'),
+      el(
+        'p',
+        {},
+        'HiPPO keeps a running projection c(t) of the input history onto a polynomial basis: dc/dt = A c + B f(t). ' +
+          'LegS (scaled Legendre) remembers the whole history, LegT and FouT a sliding window θ, LagT an exponentially fading past. ' +
+          'Draw on the signal with the mouse; the time slider replays the online projection and the reconstruction from the N = 32 coefficients held at that moment.',
+      ),
     );
     const controls = el('div');
     const measureSelect = el('select', { 'data-main-control': '', 'aria-label': 'HiPPO measure' });
@@ -121,7 +140,13 @@ export const page: DemoPage = {
     ] as const) {
       measureSelect.append(el('option', { value }, label));
     }
-    const timeSlider = el('input', { type: 'range', min: '1', max: String(L), value: String(L), 'aria-label': 'time step' });
+    const timeSlider = el('input', {
+      type: 'range',
+      min: '1',
+      max: String(L),
+      value: String(L),
+      'aria-label': 'time step',
+    });
     const playButton = el('button', {}, 'Play');
     const resetButton = el('button', {}, 'Reset signal');
     controls.append('Measure: ', measureSelect, ' time: ', timeSlider, ' ', playButton, ' ', resetButton);
@@ -178,7 +203,8 @@ export const page: DemoPage = {
       const x = (ev.clientX - r.left - signalPlot.pad) / (signalPlot.w - signalPlot.pad - 8);
       const y = 1.5 - (3 * (ev.clientY - r.top - 8)) / (signalPlot.h - signalPlot.pad - 8);
       const i = Math.round(x * L);
-      for (let j = Math.max(0, i - 3); j <= Math.min(L - 1, i + 3); j++) signal[j] = Math.max(-1.5, Math.min(1.5, y));
+      for (let j = Math.max(0, i - 3); j <= Math.min(L - 1, i + 3); j++)
+        signal[j] = Math.max(-1.5, Math.min(1.5, y));
     };
     signalPlot.canvas.addEventListener('mousedown', (ev) => {
       drawing = true;
@@ -234,7 +260,11 @@ export const page: DemoPage = {
     // S4D kernels for each initialization.
     root.append(
       el('h3', {}, 'S4D convolution kernels'),
-      el('p', {}, 'K[l] = 2 Re Σ_n C_n (exp(ΔA_n) − 1)/A_n · exp(ΔA_n l): one channel, N = 64, Δ = 0.01, C = 1, for the three initializations of A.'),
+      el(
+        'p',
+        {},
+        'K[l] = 2 Re Σ_n C_n (exp(ΔA_n) − 1)/A_n · exp(ΔA_n l): one channel, N = 64, Δ = 0.01, C = 1, for the three initializations of A.',
+      ),
     );
     const kernelPlot = makePlot(640, 200, 'S4D kernels');
     root.append(kernelPlot.canvas);
@@ -244,7 +274,12 @@ export const page: DemoPage = {
         const { logAReal, AImag } = s4dInitA(init, 1, 64);
         const C = tf.concat([tf.ones([1, 32, 1]), tf.zeros([1, 32, 1])], 2);
         const K = s4dKernel(
-          { logDt: tf.tensor1d([Math.log(0.01)]), C, logAReal: tf.tensor2d(logAReal, [1, 32]), AImag: tf.tensor2d(AImag, [1, 32]) },
+          {
+            logDt: tf.tensor1d([Math.log(0.01)]),
+            C,
+            logAReal: tf.tensor2d(logAReal, [1, 32]),
+            AImag: tf.tensor2d(AImag, [1, 32]),
+          },
           Lk,
         );
         return Float32Array.from(K.dataSync());
@@ -266,7 +301,11 @@ export const page: DemoPage = {
     // A Mamba block decoding step by step.
     root.append(
       el('h3', {}, 'Mamba block, step by step'),
-      el('p', {}, 'A freshly initialized Mamba block (dModel = 16, N = 16) decodes 64 steps of a sine input with step(): constant work per token, state = conv_state + ssm_state. Shown: the first output channel per step.'),
+      el(
+        'p',
+        {},
+        'A freshly initialized Mamba block (dModel = 16, N = 16) decodes 64 steps of a sine input with step(): constant work per token, state = conv_state + ssm_state. Shown: the first output channel per step.',
+      ),
     );
     const mambaPlot = makePlot(640, 180, 'Mamba step outputs');
     const mambaInfo = el('p');
@@ -290,7 +329,16 @@ export const page: DemoPage = {
     let ymax = 1e-6;
     for (const v of outputs) ymax = Math.max(ymax, Math.abs(v));
     axes(mambaPlot, 0, 63, -ymax, ymax, 'step', 'y[0]');
-    line(mambaPlot, outputs.map((_, i) => i), outputs, 0, 63, -ymax, ymax, '#9467bd');
+    line(
+      mambaPlot,
+      outputs.map((_, i) => i),
+      outputs,
+      0,
+      63,
+      -ymax,
+      ymax,
+      '#9467bd',
+    );
     mambaInfo.textContent = `64 steps in ${ms.toFixed(0)} ms (${((64 / ms) * 1000).toFixed(0)} tokens/s on this backend).`;
 
     root.append(el('pre', {}, SNIPPET));
