@@ -203,8 +203,12 @@ function lanesSum(v: v128): f32 {
   return f32x4.extract_lane(f32x4.add(s2, i32x4.shuffle(s2, s2, 1, 0, 3, 2)), 0);
 }
 
-/** 16 states (at a, h, b, c) of one row over the whole row; y_t = or += their Σ c·h. */
-function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, first: bool): void {
+/**
+ * 16 states (at a, h, b, c) of one row over the whole row, adding their Σ c·h to y (zeroed by the caller); h
+ * holds the initial state on entry and the last on return. With `trace` ≠ 0 (the backward's recomputation) h_t
+ * is also stored at trace + t·npBytes and the decays at decays + t·npBytes.
+ */
+function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, trace: usize, decays: usize, npBytes: usize): void {
   const lo = X2_LO;
   const hi = X2_HI;
   const mag = X2_MAGIC;
@@ -227,16 +231,31 @@ function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bS
     const dt = load<f32>(dvRow + tb);
     const dv = f32x4.splat(dt);
     const du = f32x4.splat(dt * load<f32>(uRow + tb));
-    h0 = stateStep(dv, du, a0, h0, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h1 = stateStep(dv, du, a1, h1, v128.load(bp, 16), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h2 = stateStep(dv, du, a2, h2, v128.load(bp, 32), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h3 = stateStep(dv, du, a3, h3, v128.load(bp, 48), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e0 = exp2d(f32x4.mul(dv, a0), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e1 = exp2d(f32x4.mul(dv, a1), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e2 = exp2d(f32x4.mul(dv, a2), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e3 = exp2d(f32x4.mul(dv, a3), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h0 = f32x4.add(f32x4.mul(e0, h0), f32x4.mul(du, v128.load(bp)));
+    h1 = f32x4.add(f32x4.mul(e1, h1), f32x4.mul(du, v128.load(bp, 16)));
+    h2 = f32x4.add(f32x4.mul(e2, h2), f32x4.mul(du, v128.load(bp, 32)));
+    h3 = f32x4.add(f32x4.mul(e3, h3), f32x4.mul(du, v128.load(bp, 48)));
+    if (trace) {
+      const tp = trace + <usize>t * npBytes;
+      const ep = decays + <usize>t * npBytes;
+      v128.store(ep, e0);
+      v128.store(ep, e1, 16);
+      v128.store(ep, e2, 32);
+      v128.store(ep, e3, 48);
+      v128.store(tp, h0);
+      v128.store(tp, h1, 16);
+      v128.store(tp, h2, 32);
+      v128.store(tp, h3, 48);
+    }
     const acc = f32x4.add(
       f32x4.add(f32x4.mul(h0, v128.load(cp)), f32x4.mul(h1, v128.load(cp, 16))),
       f32x4.add(f32x4.mul(h2, v128.load(cp, 32)), f32x4.mul(h3, v128.load(cp, 48))),
     );
-    const y = lanesSum(acc);
-    store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
+    store<f32>(yRow + tb, load<f32>(yRow + tb) + lanesSum(acc));
     bp += bStep;
     cp += cStep;
   }
@@ -329,8 +348,8 @@ function scanGroupPair(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize
   v128.store(hq, g3, 48);
 }
 
-/** One state vector (4 states) of one row over the whole row (the states left after the groups of 16). */
-function scanVector(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, first: bool): void {
+/** scanGroup for one state vector (4 states): the states left after the groups of 16. */
+function scanVector(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, trace: usize, decays: usize, npBytes: usize): void {
   const lo = X2_LO;
   const hi = X2_HI;
   const mag = X2_MAGIC;
@@ -345,9 +364,13 @@ function scanVector(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, b
   for (let t = 0; t < L; t++) {
     const tb = <usize>t << 2;
     const dt = load<f32>(dvRow + tb);
-    h = stateStep(f32x4.splat(dt), f32x4.splat(dt * load<f32>(uRow + tb)), av, h, v128.load(bp), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const y = lanesSum(f32x4.mul(h, v128.load(cp)));
-    store<f32>(yRow + tb, first ? y : load<f32>(yRow + tb) + y);
+    const e = exp2d(f32x4.mul(f32x4.splat(dt), av), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h = f32x4.add(f32x4.mul(e, h), f32x4.mul(f32x4.splat(dt * load<f32>(uRow + tb)), v128.load(bp)));
+    if (trace) {
+      v128.store(decays + <usize>t * npBytes, e);
+      v128.store(trace + <usize>t * npBytes, h);
+    }
+    store<f32>(yRow + tb, load<f32>(yRow + tb) + lanesSum(f32x4.mul(h, v128.load(cp))));
     bp += bStep;
     cp += cStep;
   }
@@ -424,26 +447,22 @@ export function scan_fwd(
     const c0 = varC ? cVar : C + <usize>d * npBytes;
     const b1 = varB ? bVar : b0 + npBytes;
     const c1 = varC ? cVar : c0 + npBytes;
+    for (let i: usize = 0; i < (rowVec << 1); i += 16) v128.store(y0 + i, f32x4.splat(0));
     let g = 0;
-    let first = true;
     if (two && varB && varC && Np == 16) {
       // The common Mamba shape (N = 16, input-dependent B and C): both rows' 16 states at once.
-      for (let i: usize = 0; i < (rowVec << 1); i += 16) v128.store(y0 + i, f32x4.splat(0));
       scanGroupPair(dv0, u0, a0, h0, bVar, cVar, y0, rowVec, rowBytes, npBytes, L);
       g = 16;
-      first = false;
     }
     for (; g + 16 <= Np; g += 16) {
       const go = <usize>g << 2;
-      scanGroup(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, first);
-      if (two) scanGroup(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, first);
-      first = false;
+      scanGroup(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
+      if (two) scanGroup(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
     }
     for (; g < Np; g += 4) {
       const go = <usize>g << 2;
-      scanVector(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, first);
-      if (two) scanVector(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, first);
-      first = false;
+      scanVector(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
+      if (two) scanVector(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
     }
     finishRow(y0, u0, z + off, out + off, load<f32>(Dv + (<usize>d << 2)), hasZ, L);
     if (two) finishRow(y1, u1, z + off + rowBytes, out + off + rowBytes, load<f32>(Dv + (<usize>d << 2), 4), hasZ, L);
@@ -456,90 +475,6 @@ export function scan_fwd(
  */
 export function scan_bwd_scratch_bytes(L: i32, Np: i32): i32 {
   return ((2 * L + 1) * Np + 3 * (((L + 3) >> 2) << 2)) << 2;
-}
-
-/** Recomputes 16 states of one row forward, storing h_t at hs + (t+1)·Np, the decays, and adding Σ c·h to y. */
-function recomputeGroup(dvRow: usize, uRow: usize, a: usize, hs: usize, dec: usize, npBytes: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32): void {
-  const lo = X2_LO;
-  const hi = X2_HI;
-  const mag = X2_MAGIC;
-  const q1 = Q1;
-  const q2 = Q2;
-  const q3 = Q3;
-  const q4 = Q4;
-  const q5 = Q5;
-  const one = ONE;
-  let h0 = v128.load(hs);
-  let h1 = v128.load(hs, 16);
-  let h2 = v128.load(hs, 32);
-  let h3 = v128.load(hs, 48);
-  const a0 = v128.load(a);
-  const a1 = v128.load(a, 16);
-  const a2 = v128.load(a, 32);
-  const a3 = v128.load(a, 48);
-  let hp = hs + npBytes;
-  let ep = dec;
-  for (let t = 0; t < L; t++) {
-    const tb = <usize>t << 2;
-    const dt = load<f32>(dvRow + tb);
-    const dv = f32x4.splat(dt);
-    const du = f32x4.splat(dt * load<f32>(uRow + tb));
-    const e0 = exp2d(f32x4.mul(dv, a0), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const e1 = exp2d(f32x4.mul(dv, a1), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const e2 = exp2d(f32x4.mul(dv, a2), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const e3 = exp2d(f32x4.mul(dv, a3), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h0 = f32x4.add(f32x4.mul(e0, h0), f32x4.mul(du, v128.load(bp)));
-    h1 = f32x4.add(f32x4.mul(e1, h1), f32x4.mul(du, v128.load(bp, 16)));
-    h2 = f32x4.add(f32x4.mul(e2, h2), f32x4.mul(du, v128.load(bp, 32)));
-    h3 = f32x4.add(f32x4.mul(e3, h3), f32x4.mul(du, v128.load(bp, 48)));
-    v128.store(ep, e0);
-    v128.store(ep, e1, 16);
-    v128.store(ep, e2, 32);
-    v128.store(ep, e3, 48);
-    v128.store(hp, h0);
-    v128.store(hp, h1, 16);
-    v128.store(hp, h2, 32);
-    v128.store(hp, h3, 48);
-    const acc = f32x4.add(
-      f32x4.add(f32x4.mul(h0, v128.load(cp)), f32x4.mul(h1, v128.load(cp, 16))),
-      f32x4.add(f32x4.mul(h2, v128.load(cp, 32)), f32x4.mul(h3, v128.load(cp, 48))),
-    );
-    store<f32>(yRow + tb, load<f32>(yRow + tb) + lanesSum(acc));
-    hp += npBytes;
-    ep += npBytes;
-    bp += bStep;
-    cp += cStep;
-  }
-}
-
-/** recomputeGroup for one state vector (4 states). */
-function recomputeVector(dvRow: usize, uRow: usize, a: usize, hs: usize, dec: usize, npBytes: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32): void {
-  const lo = X2_LO;
-  const hi = X2_HI;
-  const mag = X2_MAGIC;
-  const q1 = Q1;
-  const q2 = Q2;
-  const q3 = Q3;
-  const q4 = Q4;
-  const q5 = Q5;
-  const one = ONE;
-  let h = v128.load(hs);
-  const av = v128.load(a);
-  let hp = hs + npBytes;
-  let ep = dec;
-  for (let t = 0; t < L; t++) {
-    const tb = <usize>t << 2;
-    const dt = load<f32>(dvRow + tb);
-    const e = exp2d(f32x4.mul(f32x4.splat(dt), av), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h = f32x4.add(f32x4.mul(e, h), f32x4.mul(f32x4.splat(dt * load<f32>(uRow + tb)), v128.load(bp)));
-    v128.store(ep, e);
-    v128.store(hp, h);
-    store<f32>(yRow + tb, load<f32>(yRow + tb) + lanesSum(f32x4.mul(h, v128.load(cp))));
-    hp += npBytes;
-    ep += npBytes;
-    bp += bStep;
-    cp += cStep;
-  }
 }
 
 /**
@@ -792,17 +727,21 @@ export function scan_bwd(
     if (!varB) for (let i: usize = 0; i < npBytes; i += 16) v128.store(dBrow + i, zero);
     if (!varC) for (let i: usize = 0; i < npBytes; i += 16) v128.store(dCrow + i, zero);
 
-    // Forward: h_{t} for every state into hs (hs[0] = initial state), decays, and y = Σ c·h.
-    memory.copy(hs, state0 + <usize>row * npBytes, npBytes);
+    // Forward: h_t of every state into hs + (t+1)·Np (hs[0] = the initial state), the decays, and y = Σ c·h.
+    // The running state lives in this row's dstate0 slot, which the reverse sweep overwrites.
+    const stateRow = state0 + <usize>row * npBytes;
+    const work = dstate0 + <usize>row * npBytes;
+    memory.copy(hs, stateRow, npBytes);
+    memory.copy(work, stateRow, npBytes);
     for (let i: usize = 0; i < rowVec; i += 16) v128.store(yRow + i, zero);
     let g = 0;
     for (; g + 16 <= Np; g += 16) {
       const go = <usize>g << 2;
-      recomputeGroup(dvRow, uRow, a2Row + go, hs + go, dec + go, npBytes, bRow + go, bStep, cRow + go, cStep, yRow, L);
+      scanGroup(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
     }
     for (; g < Np; g += 4) {
       const go = <usize>g << 2;
-      recomputeVector(dvRow, uRow, a2Row + go, hs + go, dec + go, npBytes, bRow + go, bStep, cRow + go, cStep, yRow, L);
+      scanVector(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
     }
 
     // dy = dout · silu(z), dz = dout · (y + D u) · silu'(z), dD = Σ dy u. ddelta and du rows start at 0 and

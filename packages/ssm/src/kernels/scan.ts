@@ -63,6 +63,19 @@ function padColumns(x: Float32Array, rows: number, N: number, np: number, scale 
   return out;
 }
 
+/** B or C in the kernels' layout: input-dependent [Bt, N, L] → [Bt, L, Np]; fixed [D, N] → [D, Np]. */
+function writeBC(arena: Arena, a: Float32Array, variable: boolean, f: ScanFlags, np: number): number {
+  const { batch, dim, length: L, dState: N } = f;
+  return variable ? writeTransposed(arena, a, batch, N, L, np) : arena.write(padColumns(a, dim, N, np));
+}
+
+/** n zeros in the module. */
+function writeZeros(arena: Arena, n: number): number {
+  const p = arena.allocF32(n);
+  arena.fillF32(p, n, 0);
+  return p;
+}
+
 /**
  * out [Bt, D, L] and lastState [Bt, D, N] with the WebAssembly kernel (rows of the op's own layout, states
  * vectorised; see scan_fwd in assembly/index.ts). A is passed as A·log₂e for the kernel's 2^x.
@@ -74,14 +87,7 @@ export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32
     const rows = batch * dim;
     const parts = Math.max(1, threads() > 1 ? Math.min(rows, 8 * threads()) : 1);
     const scratchBytes = kernels.exports.scan_fwd_scratch_bytes(L);
-    const bc = (a: Float32Array, variable: boolean) =>
-      variable ? writeTransposed(arena, a, batch, N, L, np) : arena.write(padColumns(a, dim, N, np));
-    const zeros = (n: number) => {
-      const p = arena.allocF32(n);
-      arena.fillF32(p, n, 0);
-      return p;
-    };
-    const state = x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : zeros(rows * np);
+    const state = x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : writeZeros(arena, rows * np);
     const pout = arena.allocF32(rows * L);
     const args = [
       arena.write(TABLE),
@@ -89,10 +95,10 @@ export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32
       arena.write(x.delta),
       x.z ? arena.write(x.z) : arena.allocF32(4),
       arena.write(padColumns(x.A, dim, N, np, Math.LOG2E)),
-      bc(x.B, f.variableB),
-      bc(x.C, f.variableC),
-      x.D ? arena.write(x.D) : zeros(dim),
-      x.deltaBias ? arena.write(x.deltaBias) : zeros(dim),
+      writeBC(arena, x.B, f.variableB, f, np),
+      writeBC(arena, x.C, f.variableC, f, np),
+      x.D ? arena.write(x.D) : writeZeros(arena, dim),
+      x.deltaBias ? arena.write(x.deltaBias) : writeZeros(arena, dim),
       state,
       pout,
       arena.alloc(parts * scratchBytes),
@@ -128,13 +134,6 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
     const rows = batch * dim;
     const parts = Math.max(1, threads() > 1 ? Math.min(rows, 8 * threads()) : 1);
     const scratchBytes = kernels.exports.scan_bwd_scratch_bytes(L, np);
-    const bc = (a: Float32Array, variable: boolean) =>
-      variable ? writeTransposed(arena, a, batch, N, L, np) : arena.write(padColumns(a, dim, N, np));
-    const zeros = (n: number) => {
-      const p = arena.allocF32(n);
-      arena.fillF32(p, n, 0);
-      return p;
-    };
     const size = rows * L;
     const pdu = arena.allocF32(size);
     const pddelta = arena.allocF32(size);
@@ -155,11 +154,11 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
         x.z ? arena.write(x.z) : arena.allocF32(4),
         arena.write(padColumns(x.A, dim, N, np)),
         arena.write(padColumns(x.A, dim, N, np, Math.LOG2E)),
-        bc(x.B, f.variableB),
-        bc(x.C, f.variableC),
-        x.D ? arena.write(x.D) : zeros(dim),
-        x.deltaBias ? arena.write(x.deltaBias) : zeros(dim),
-        x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : zeros(rows * np),
+        writeBC(arena, x.B, f.variableB, f, np),
+        writeBC(arena, x.C, f.variableC, f, np),
+        x.D ? arena.write(x.D) : writeZeros(arena, dim),
+        x.deltaBias ? arena.write(x.deltaBias) : writeZeros(arena, dim),
+        x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : writeZeros(arena, rows * np),
         arena.write(dout),
         pdu,
         pddelta,
