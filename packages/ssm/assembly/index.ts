@@ -113,11 +113,6 @@ function sigmoidv(x: v128): v128 {
   return f32x4.div(v128.bitselect(ONE, e, f32x4.ge(x, ZERO)), f32x4.add(ONE, e));
 }
 
-@inline
-function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
 /** Bytes of scratch each part of scan_fwd needs: Δ and y rows of L floats for two rows, in whole vectors. */
 export function scan_fwd_scratch_bytes(L: i32): i32 {
   return ((L + 3) >> 2) << 6;

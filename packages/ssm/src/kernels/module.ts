@@ -8,7 +8,7 @@ export interface SsmKernels {
   transpose(...args: number[]): void;
   scan_bwd_scratch_bytes(L: number, Np: number): number;
   scan_fwd_scratch_bytes(L: number): number;
-  math_probe(x: number, outExp: number, outLog: number, outSoftplus: number, n: number, part: number, parts: number): void;
+  math_probe(table: number, x: number, outExp: number, outSigmoid: number, outSoftplus: number, n: number, part: number, parts: number): void;
 }
 
 /** @lab/ssm's WebAssembly kernels. */
