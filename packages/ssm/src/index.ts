@@ -42,6 +42,7 @@ export {
   s4Kernel,
   s4NplrDense,
   s4NplrDenseHost,
+  s4NplrDiscrete,
   s4NplrParamsFromHost,
   s4NplrParamsToHost,
 } from './s4-kernel.js';

@@ -384,6 +384,43 @@ export function s4NplrDense(params: S4KernelParams, L: number): { dA: tf.Tensor3
   };
 }
 
+/**
+ * The bilinear discretization of the S4 SSM in tfjs ops (differentiable in logDt, Λ, P, B), in the real form
+ * of {@link s4NplrDense}: with D = I − Δ/2 blockdiag(Λ) (inverted per mode, 1/(1 − Δλ/2)) and the rank-1 term
+ * u wᵀ (u = p, w = 2p as (re, im) pairs), Sherman–Morrison gives M⁻¹ = (D + Δ/2 u wᵀ)⁻¹, then Ā = 2M⁻¹ − I
+ * (= M⁻¹(I + Δ/2 A)) and B̄ = Δ M⁻¹ B. Returns dA [H, N, N] and dB [H, N] (state layout (re, im) interleaved).
+ */
+export function s4NplrDiscrete(params: S4KernelParams): { dA: tf.Tensor3D; dB: tf.Tensor2D } {
+  const { H, M } = checkParams('ssm.s4NplrDiscrete', params);
+  const N = 2 * M;
+  return tf.tidy(() => {
+    const dt = tf.exp(params.logDt); // [H]
+    const half = tf.reshape(tf.mul(dt, 0.5), [H, 1]);
+    const lr = tf.neg(tf.exp(params.logLambdaReal)); // [H, M]
+    const li = params.LambdaImag;
+    // δ = 1/(1 − Δλ/2) = conj(x)/|x|², x = (1 − Δ/2 λr) − i Δ/2 λi
+    const xr = tf.sub(1, tf.mul(half, lr));
+    const xi = tf.neg(tf.mul(half, li));
+    const mag = tf.add(tf.square(xr), tf.square(xi));
+    const dr = tf.div(xr, mag);
+    const di = tf.div(tf.neg(xi), mag);
+    // Block diagonal [[δr, −δi], [δi, δr]] as a dense [H, N, N].
+    const blocks = tf.stack([tf.stack([dr, tf.neg(di)], 2), tf.stack([di, dr], 2)], 2); // [H, M, 2, 2]
+    const eye = tf.reshape(tf.eye(M), [1, M, 1, M, 1]);
+    const dInv = tf.reshape(tf.mul(tf.expandDims(blocks, 3), eye), [H, N, N]);
+    const u = tf.reshape(params.P, [H, N]);
+    const du = tf.sum(tf.mul(dInv, tf.expandDims(u, 1)), 2); // D⁻¹ u [H, N]
+    const wd = tf.mul(tf.sum(tf.mul(tf.expandDims(u, 2), dInv), 1), 2); // wᵀ D⁻¹ [H, N]
+    const denom = tf.add(1, tf.mul(half, tf.mul(tf.sum(tf.mul(u, du), 1, true), 2))); // 1 + Δ/2 wᵀ D⁻¹ u [H, 1]
+    const coef = tf.reshape(tf.div(half, denom), [H, 1, 1]);
+    const mInv = tf.sub(dInv, tf.mul(coef, tf.mul(tf.expandDims(du, 2), tf.expandDims(wd, 1))));
+    const dA = tf.sub(tf.mul(mInv, 2), tf.eye(N)) as tf.Tensor3D;
+    const b = tf.reshape(params.B, [H, 1, N]);
+    const dB = tf.mul(tf.reshape(dt, [H, 1]), tf.sum(tf.mul(mInv, b), 2)) as tf.Tensor2D;
+    return { dA, dB };
+  });
+}
+
 /** {@link s4NplrDense} on host parameters, float64: dA [H·N·N], dB [H·N], C [H·N]. */
 export function s4NplrDenseHost(host: S4NplrHostParams, L: number): { dA: Float64Array; dB: Float64Array; C: Float64Array } {
   const { H, N } = host;

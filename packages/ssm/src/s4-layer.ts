@@ -19,8 +19,8 @@ import {
   ValueError,
 } from '@lab/tensor';
 import { causalConv } from './fft.js';
-import { matrixPower64, retargetCTilde, s4NplrLegSInit } from './nplr.js';
-import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrParamsToHost } from './s4-kernel.js';
+import { retargetCTilde, s4NplrLegSInit } from './nplr.js';
+import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrDiscrete, s4NplrParamsToHost } from './s4-kernel.js';
 
 export interface S4Config {
   /** H, the number of channels. */
@@ -57,9 +57,6 @@ interface DenseCache {
   lMax: number;
   /** Āᵀ [H, N, N] (transposed, so that z_row · Āᵀ = (Ā z)ᵀ). */
   dAT: Float32Array;
-  dA64: Float64Array;
-  dB64: Float64Array;
-  C64: Float64Array;
   dB: Float32Array;
   C: Float32Array;
 }
@@ -209,7 +206,7 @@ export class S4 {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) dAT[h * N * N + j * N + i] = dA[h * N * N + i * N + j]!;
     }
-    this.cache = { key, lMax: this.lMax, dAT, dA64: dA, dB64: dB, C64: C, dB: Float32Array.from(dB), C: Float32Array.from(C) };
+    this.cache = { key, lMax: this.lMax, dAT, dB: Float32Array.from(dB), C: Float32Array.from(C) };
     return this.cache;
   }
 
@@ -281,53 +278,80 @@ export class S4 {
 
   /**
    * SSM part by FFT: K ∗ u + D u, plus the free response C Ā^{t+1} z0 of an initial state; the state after the
-   * last step, z_L = Ā^L z0 + Σ_s Ā^{L−1−s} B̄ u_s, only when asked.
+   * last step, z_L = Ā^L z0 + Σ_s Ā^{L−1−s} B̄ u_s, only when asked. Both extra terms are tfjs ops on the
+   * trainable parameters (differentiable in all of them): the free response is the S4 kernel with B replaced by
+   * B′ = z0/Δ + ½ Ã z0 (so that B̄′ = Ā z0), the final state a log-depth doubling over Ā, Ā², Ā⁴, ….
    */
   private convMode(u: tf.Tensor, state: S4State | undefined, needState: boolean): { y: tf.Tensor; state?: S4State } {
     const [batch, H, L] = u.shape as [number, number, number];
     let y = tf.add(causalConv(u, this.kernel(L)), tf.mul(u, tf.reshape(this.D, [H, 1])));
-    if (!state && !needState) return { y };
-    const N = this.dState;
-    const { dA64, dB64, C64 } = this.dense();
-    // Host float64: obs[h][:, t] = (C Ā^{t+1})ᵀ [N, L]; ctrl[h][s, :] = (Ā^{L−1−s} B̄)ᵀ [L, N]; Ā^L [N, N] transposed.
-    const obs = new Float32Array(H * N * L);
-    const ctrl = new Float32Array(H * L * N);
-    const powT = new Float32Array(H * N * N);
-    for (let h = 0; h < H; h++) {
-      const a = dA64.subarray(h * N * N, (h + 1) * N * N);
-      let row = C64.slice(h * N, (h + 1) * N);
-      let col = dB64.slice(h * N, (h + 1) * N);
-      for (let t = 0; t < L; t++) {
-        const nr = new Float64Array(N);
-        const nc = new Float64Array(N);
-        for (let i = 0; i < N; i++) {
-          const ri = row[i]!;
-          const ci = col[i]!;
-          for (let j = 0; j < N; j++) {
-            nr[j]! += ri * a[i * N + j]!; // (row Ā)_j
-            nc[j]! += a[j * N + i]! * ci; // (Ā col)_j
-          }
-        }
-        for (let j = 0; j < N; j++) obs[h * N * L + j * L + t] = nr[j]!;
-        const s = L - 1 - t; // col = Ā^t B̄ belongs to input step s
-        for (let j = 0; j < N; j++) ctrl[h * L * N + s * N + j] = col[j]!;
-        row = nr;
-        col = nc;
-      }
-      if (needState) {
-        const p = matrixPower64(a, N, L);
-        for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) powT[h * N * N + j * N + i] = p[i * N + j]!;
-      }
-    }
-    const z0 = this.stateRows(state, batch); // [H, Bt, N]
-    if (state) {
-      const free = tf.matMul(z0, tf.tensor3d(obs, [H, N, L])); // [H, Bt, L]
-      y = tf.add(y, tf.transpose(free, [1, 0, 2]));
-    }
+    if (state) y = tf.add(y, this.freeResponse(state, L));
     if (!needState) return { y };
-    const uh = tf.transpose(u, [1, 0, 2]); // [H, Bt, L]
-    const zL = tf.add(tf.matMul(z0, tf.tensor3d(powT, [H, N, N])), tf.matMul(uh, tf.tensor3d(ctrl, [H, L, N])));
-    return { y, state: this.stateOut(zL) };
+    return { y, state: this.finalState(u, state ?? (tf.zeros([batch, H, this.dState / 2, 2]) as S4State)) };
+  }
+
+  /** y_free[b, h, t] = C Ā^{t+1} z0[b, h] for t < L ≤ lMax, by the kernel with per-(b, h) input vector B′. */
+  private freeResponse(state: S4State, L: number): tf.Tensor {
+    const [batch, H, M] = state.shape as [number, number, number, number];
+    const [zr, zi] = tf.unstack(state, 3) as [tf.Tensor, tf.Tensor]; // [Bt, H, M]
+    const [pr, pi] = tf.unstack(this.P, 2) as [tf.Tensor, tf.Tensor]; // [H, M]
+    const lr = tf.neg(tf.exp(this.logLambdaReal));
+    const li = this.LambdaImag;
+    // Ã z = λ z − p · 2 Re Σ_m conj(p_m) z_m (the rank-1 term over both members of each conjugate pair)
+    const sc = tf.mul(tf.sum(tf.add(tf.mul(pr, zr), tf.mul(pi, zi)), 2, true), 2); // [Bt, H, 1]
+    const azr = tf.sub(tf.sub(tf.mul(lr, zr), tf.mul(li, zi)), tf.mul(pr, sc));
+    const azi = tf.sub(tf.add(tf.mul(lr, zi), tf.mul(li, zr)), tf.mul(pi, sc));
+    const invDt = tf.reshape(tf.exp(tf.neg(this.logDt)), [1, H, 1]);
+    const bRe = tf.add(tf.mul(zr, invDt), tf.mul(azr, 0.5));
+    const bIm = tf.add(tf.mul(zi, invDt), tf.mul(azi, 0.5));
+    const K = s4Kernel(
+      {
+        logDt: tf.tile(this.logDt, [batch]),
+        logLambdaReal: tf.tile(this.logLambdaReal, [batch, 1]),
+        LambdaImag: tf.tile(this.LambdaImag, [batch, 1]),
+        P: tf.tile(this.P, [batch, 1, 1]),
+        B: tf.reshape(tf.stack([bRe, bIm], 3), [batch * H, M, 2]),
+        C: tf.tile(this.C, [batch, 1, 1]),
+      },
+      this.lMax,
+    ); // [Bt·H, lMax]
+    return tf.reshape(tf.slice(K, [0, 0], [-1, L]), [batch, H, L]);
+  }
+
+  /**
+   * z_L = Ā^L z0 + Σ_s Ā^{L−1−s} B̄ u_s per channel with 2-D tfjs products (tfjs-wasm's batched matMul, strided
+   * slices and unstack of large tensors are slow): the controllability rows R = [(Ā^j B̄)ᵀ]_{j<L} by doubling,
+   * R_{2m} = [R_m; R_m (Āᵀ)^m], then z_L = z0 (Āᵀ)^L + ũ R with ũ the time-reversed input. O(N² L) per channel.
+   */
+  private finalState(u: tf.Tensor, state: S4State): S4State {
+    const [batch, H, L] = u.shape as [number, number, number];
+    const N = this.dState;
+    const { dA, dB } = s4NplrDiscrete(this.kernelParams);
+    const aT = tf.split(tf.transpose(dA, [0, 2, 1]), H, 0).map((t) => tf.reshape(t, [N, N]));
+    const bRows = tf.split(dB, H, 0); // H × [1, N]
+    const uRev = tf.split(tf.transpose(tf.reverse(u, 2), [1, 0, 2]), H, 0).map((t) => tf.reshape(t, [batch, L]));
+    const z0 = tf.split(tf.transpose(tf.reshape(state, [batch, H, N]), [1, 0, 2]), H, 0).map((t) => tf.reshape(t, [batch, N]));
+    const out: tf.Tensor[] = [];
+    for (let h = 0; h < H; h++) {
+      let rows = bRows[h]!; // [m, N]
+      let power = aT[h]!; // (Āᵀ)^m
+      let m = 1;
+      // (Āᵀ)^L from the binary powers met on the way.
+      let powL: tf.Tensor | null = null;
+      for (let e = L, p = power; e > 0; e >>= 1) {
+        if (e & 1) powL = powL ? tf.matMul(powL, p) : p;
+        if (e > 1) p = tf.matMul(p, p);
+      }
+      while (m < L) {
+        rows = tf.concat([rows, tf.matMul(rows, power)], 0);
+        m *= 2;
+        if (m < L) power = tf.matMul(power, power);
+      }
+      if (m > L) rows = tf.slice(rows, [0, 0], [L, N]);
+      out.push(tf.add(tf.matMul(z0[h]!, powL!), tf.matMul(uRev[h]!, rows))); // [Bt, N]
+    }
+    // H × [Bt, N] → [Bt, H, N/2, 2]
+    return tf.reshape(tf.stack(out, 1), [batch, H, N / 2, 2]) as S4State;
   }
 
   /** SSM part step by step: z_t = Ā z_{t−1} + B̄ u_t, y_t = C z_t + D u_t (dense real form). */

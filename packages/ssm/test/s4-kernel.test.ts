@@ -7,6 +7,7 @@ import {
   type S4KernelParams,
   s4Kernel,
   s4NplrDenseHost,
+  s4NplrDiscrete,
   s4NplrKernel,
   s4NplrLegSInit,
   s4NplrParamsFromHost,
@@ -91,6 +92,17 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       // The fused path is float64 inside: only the float32 output rounding remains.
       expect(testing.relativeError(s4Kernel(params, 40, { impl: 'fused' }).dataSync(), dense)).toBeLessThan(1e-6);
       expect(testing.relativeError(s4Kernel(params, 40, { impl: 'composite' }).dataSync(), dense)).toBeLessThan(1e-4);
+    });
+    tf.dispose(Object.values(params));
+  });
+
+  it('s4NplrDiscrete (tfjs, Sherman–Morrison) equals the float64 dense bilinear Ā, B̄', () => {
+    const params = perturbed(61, 3, 8, 20);
+    tf.tidy(() => {
+      const { dA, dB } = s4NplrDiscrete(params);
+      const host = s4NplrDenseHost(s4NplrParamsToHost(params), 20);
+      expect(testing.relativeError(dA.dataSync(), host.dA)).toBeLessThan(1e-5);
+      expect(testing.relativeError(dB.dataSync(), host.dB)).toBeLessThan(1e-5);
     });
     tf.dispose(Object.values(params));
   });

@@ -108,6 +108,46 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     layer.dispose();
   });
 
+  it('with a state in and out, convolution mode is differentiable in every SSM variable and in the state (finite differences)', () => {
+    const layer = S4.create({ dModel: 2, dState: 6, lMax: 12, dtMin: 0.02, dtMax: 0.2 }, createRng(14));
+    tf.tidy(() => {
+      const rng = createRng(15);
+      const u = rng.normal([2, 2, 9]);
+      const s0 = tf.mul(rng.normal([2, 2, 3, 2]), 0.5) as tf.Tensor4D;
+      const projY = rng.normal([2, 2, 9]);
+      const projS = rng.normal([2, 2, 3, 2]);
+      const loss = (state: tf.Tensor) => {
+        const r = layer.forward(u, { state: state as tf.Tensor4D, returnState: true });
+        return tf.add(tf.sum(tf.mul(r.y, projY)), tf.sum(tf.mul(r.state, projS))) as tf.Scalar;
+      };
+      // w.r.t. the state
+      expect(testing.gradientCheck((x) => loss(x!), [s0], { samples: 6 })).toBeLessThan(1e-2);
+      // w.r.t. the SSM variables, each moved in place
+      const ssm = [layer.logDt, layer.logLambdaReal, layer.LambdaImag, layer.P, layer.B, layer.C];
+      const grads = tf.variableGrads(() => loss(s0), ssm).grads;
+      const value = () => tf.tidy(() => loss(s0).dataSync()[0]!);
+      for (const v of ssm) {
+        const base = v.dataSync().slice();
+        const analytic = grads[v.name]!.dataSync();
+        let scale = 0;
+        for (const g of analytic) scale = Math.max(scale, Math.abs(g));
+        expect(scale, v.name).toBeGreaterThan(0);
+        for (const idx of [1, base.length - 2]) {
+          const at = (delta: number) => {
+            const moved = base.slice();
+            moved[idx] = moved[idx]! + delta;
+            v.assign(tf.tensor(moved, v.shape));
+            return value();
+          };
+          const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
+          v.assign(tf.tensor(base, v.shape));
+          expect(Math.abs(numeric - analytic[idx]!) / scale, `${v.name}[${idx}]`).toBeLessThan(1e-2);
+        }
+      }
+    });
+    layer.dispose();
+  });
+
   it('leaks no tensors (forward with state, step, gradient)', () => {
     const layer = S4.create({ dModel: 2, dState: 4, lMax: 8 }, createRng(9));
     const u = createRng(10).normal([1, 2, 8]);
