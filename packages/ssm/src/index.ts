@@ -45,5 +45,6 @@ export {
   s4NplrDiscrete,
   s4NplrParamsFromHost,
   s4NplrParamsToHost,
+  solveRows,
 } from './s4-kernel.js';
 export { S4, type S4Config, type S4ForwardOptions, type S4State } from './s4-layer.js';

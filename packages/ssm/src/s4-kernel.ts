@@ -18,6 +18,7 @@ import {
   ShapeError,
 } from '@lab/tensor';
 import { fftInPlace } from './fft.js';
+import { solve64 } from './linalg.js';
 import { dplrChannel, dplrDiscreteHost, type S4NplrHostParams } from './nplr.js';
 
 /** The parameters of {@link s4Kernel} (state-spaces/s4 `SSKernelNPLR`, one SSM per channel). */
@@ -419,6 +420,49 @@ export function s4NplrDiscrete(params: S4KernelParams): { dA: tf.Tensor3D; dB: t
     const dB = tf.mul(tf.reshape(dt, [H, 1]), tf.sum(tf.mul(mInv, b), 2)) as tf.Tensor2D;
     return { dA, dB };
   });
+}
+
+/**
+ * Row solves x_h = c_h M_h⁻¹ (c [H, N], M [H, N, N]) by float64 LU on the host, differentiable through a custom
+ * gradient (tfjs has no solve): with r_hᵀ = M_h⁻¹ g_hᵀ, ∂ℓ/∂c = r and ∂ℓ/∂M = −xᵀ r.
+ */
+export function solveRows(c: tf.Tensor, M: tf.Tensor): tf.Tensor2D {
+  const fn = 'ssm.solveRows';
+  assertRank(fn, 'c', c, 2, '[H, N]');
+  const [H, N] = c.shape as [number, number];
+  assertShape(fn, 'M', M, [H, N, N], '[H, N, N]');
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [cc, mm, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const cData = cc.dataSync();
+    const mData = mm.dataSync();
+    const x = new Float32Array(H * N);
+    for (let h = 0; h < H; h++) {
+      // x M = c ⇔ Mᵀ xᵀ = cᵀ
+      const mT = new Float64Array(N * N);
+      for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) mT[j * N + i] = mData[h * N * N + i * N + j]!;
+      x.set(solve64(mT, Float64Array.from(cData.subarray(h * N, (h + 1) * N)), N, 1, fn), h * N);
+    }
+    const value = tf.tensor2d(x, [H, N]);
+    save([mm, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = (Array.isArray(dy) ? dy[0]! : dy).dataSync();
+        const [mSaved, xSaved] = saved as [tf.Tensor, tf.Tensor];
+        const m = mSaved.dataSync();
+        const xs = xSaved.dataSync();
+        const gc = new Float32Array(H * N);
+        const gm = new Float32Array(H * N * N);
+        for (let h = 0; h < H; h++) {
+          const r = solve64(Float64Array.from(m.subarray(h * N * N, (h + 1) * N * N)), Float64Array.from(g.subarray(h * N, (h + 1) * N)), N, 1, fn);
+          gc.set(r, h * N);
+          for (let i = 0; i < N; i++) for (let k = 0; k < N; k++) gm[h * N * N + i * N + k] = -xs[h * N + i]! * r[k]!;
+        }
+        return [tf.tensor2d(gc, [H, N]), tf.tensor3d(gm, [H, N, N])];
+      },
+    };
+  }) as (c: tf.Tensor, M: tf.Tensor) => tf.Tensor2D;
+  return op(c, M);
 }
 
 /** {@link s4NplrDense} on host parameters, float64: dA [H·N·N], dB [H·N], C [H·N]. */

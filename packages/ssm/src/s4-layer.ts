@@ -20,7 +20,7 @@ import {
 } from '@lab/tensor';
 import { causalConv } from './fft.js';
 import { retargetCTilde, s4NplrLegSInit } from './nplr.js';
-import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrDiscrete, s4NplrParamsToHost } from './s4-kernel.js';
+import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrDiscrete, s4NplrParamsToHost, solveRows } from './s4-kernel.js';
 
 export interface S4Config {
   /** H, the number of channels. */
@@ -222,8 +222,8 @@ export class S4 {
   /**
    * The layer on u [batch, H, L] → [batch, H, L]. mode 'conv' (default) uses the FFT convolution (L ≤ lMax per
    * call; longer inputs go in chunks with `state`); 'recurrent' runs the recurrence step by step (any L).
-   * Gradients reach every variable in convolution mode; the recurrence and the state terms are built from the
-   * float64 dense form, so they pass gradients to u, the state, D and the output stage only.
+   * Gradients reach every variable in both modes; `step()` uses the cached float64 recurrence (fast per token),
+   * which passes gradients to u, the state, D and the output stage only.
    */
   forward(u: tf.Tensor, options?: S4ForwardOptions & { returnState?: false }): tf.Tensor3D;
   forward(u: tf.Tensor, options: S4ForwardOptions & { returnState: true }): { y: tf.Tensor3D; state: S4State };
@@ -241,7 +241,7 @@ export class S4 {
     if (options.state) assertShape(fn, 'options.state', options.state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
     const out = tf.tidy(() => {
       const { y, state } =
-        mode === 'conv' ? this.convMode(u, options.state, !!options.returnState) : this.recurrentMode(u, options.state);
+        mode === 'conv' ? this.convMode(u, options.state, !!options.returnState) : this.recurrentMode(u, options.state, 'tf');
       return { y: this.output(y), state };
     });
     if (options.returnState) return out as { y: tf.Tensor3D; state: S4State };
@@ -257,7 +257,7 @@ export class S4 {
     if (H !== this.dModel) throw new ShapeError(`${fn}: u.shape[1] (${H}) must equal dModel (${this.dModel})`);
     assertShape(fn, 'state', state, [batch, H, this.dState / 2, 2], '[batch, H, N/2, 2]');
     return tf.tidy(() => {
-      const r = this.recurrentMode(tf.reshape(u, [batch, H, 1]), state);
+      const r = this.recurrentMode(tf.reshape(u, [batch, H, 1]), state, 'host');
       return { y: tf.reshape(this.output(r.y), [batch, H]) as tf.Tensor2D, state: r.state };
     });
   }
@@ -354,14 +354,48 @@ export class S4 {
     return tf.reshape(tf.stack(out, 1), [batch, H, N / 2, 2]) as S4State;
   }
 
-  /** SSM part step by step: z_t = Ā z_{t−1} + B̄ u_t, y_t = C z_t + D u_t (dense real form). */
-  private recurrentMode(u: tf.Tensor, state?: S4State): { y: tf.Tensor; state: S4State } {
+  /**
+   * The recurrence in tfjs ops, differentiable in every parameter: Ā, B̄ from {@link s4NplrDiscrete}, Ā^lMax by
+   * squaring (2-D products per channel), C = C̃ (I − Ā^lMax)⁻¹ by {@link solveRows} (C̃ as the real row
+   * 2(Re C̃, −Im C̃)). Returns Āᵀ [H, N, N], B̄ [H, 1, N], C [H, 1, N].
+   */
+  private recurrenceTf(): { dAT: tf.Tensor; dB: tf.Tensor; C: tf.Tensor } {
+    const H = this.dModel;
+    const N = this.dState;
+    const { dA, dB } = s4NplrDiscrete(this.kernelParams);
+    const powers = tf.split(dA, H, 0).map((t) => {
+      let base = tf.reshape(t, [N, N]);
+      let p: tf.Tensor | null = null;
+      for (let e = this.lMax; e > 0; e >>= 1) {
+        if (e & 1) p = p ? tf.matMul(p, base) : base;
+        if (e > 1) base = tf.matMul(base, base);
+      }
+      return p!;
+    });
+    const m = tf.sub(tf.eye(N), tf.stack(powers)); // I − Ā^L [H, N, N]
+    const cTilde = tf.reshape(tf.mul(this.C, tf.tensor1d([2, -2])), [H, N]);
+    const C = solveRows(cTilde, m);
+    return { dAT: tf.transpose(dA, [0, 2, 1]), dB: tf.reshape(dB, [H, 1, N]), C: tf.reshape(C, [H, 1, N]) };
+  }
+
+  /**
+   * SSM part step by step: z_t = Ā z_{t−1} + B̄ u_t, y_t = C z_t + D u_t (dense real form). `forward` builds the
+   * matrices with tfjs ops (differentiable); `step` takes the cached float64 host ones (fast per token).
+   */
+  private recurrentMode(u: tf.Tensor, state: S4State | undefined, setup: 'tf' | 'host'): { y: tf.Tensor; state: S4State } {
     const [batch, H, L] = u.shape as [number, number, number];
     const N = this.dState;
-    const { dAT, dB, C } = this.dense();
-    const dATt = tf.tensor3d(dAT, [H, N, N]);
-    const dBt = tf.reshape(tf.tensor2d(dB, [H, N]), [H, 1, N]);
-    const Ct = tf.reshape(tf.tensor2d(C, [H, N]), [H, 1, N]);
+    let dATt: tf.Tensor;
+    let dBt: tf.Tensor;
+    let Ct: tf.Tensor;
+    if (setup === 'tf') {
+      ({ dAT: dATt, dB: dBt, C: Ct } = this.recurrenceTf());
+    } else {
+      const { dAT, dB, C } = this.dense();
+      dATt = tf.tensor3d(dAT, [H, N, N]);
+      dBt = tf.reshape(tf.tensor2d(dB, [H, N]), [H, 1, N]);
+      Ct = tf.reshape(tf.tensor2d(C, [H, N]), [H, 1, N]);
+    }
     let z = this.stateRows(state, batch); // [H, Bt, N]
     const us = tf.unstack(tf.transpose(u, [1, 0, 2]), 2); // L × [H, Bt]
     const ys: tf.Tensor[] = [];

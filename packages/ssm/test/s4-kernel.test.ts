@@ -12,6 +12,7 @@ import {
   s4NplrLegSInit,
   s4NplrParamsFromHost,
   s4NplrParamsToHost,
+  solveRows,
 } from '../src/index.js';
 import { irfftSpectral } from '../src/s4-kernel.js';
 
@@ -105,6 +106,18 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       expect(testing.relativeError(dB.dataSync(), host.dB)).toBeLessThan(1e-5);
     });
     tf.dispose(Object.values(params));
+  });
+
+  it('solveRows: x M = c, and its custom gradient equals finite differences in c and M', () => {
+    tf.tidy(() => {
+      const rng = createRng(81);
+      const M = tf.add(tf.mul(rng.normal([2, 5, 5]), 0.3), tf.eye(5));
+      const c = rng.normal([2, 5]);
+      const x = solveRows(c, M);
+      const back = tf.sum(tf.mul(tf.expandDims(x, 2), M), 1); // Σ_i x_i M_ij
+      expect(testing.relativeError(back.dataSync(), c.dataSync())).toBeLessThan(1e-5);
+      expect(testing.gradientCheck((a, b) => solveRows(a!, b!), [c, M], { samples: 8 })).toBeLessThan(1e-2);
+    });
   });
 
   it.each([32, 33])('irfft: FFT path = DFT matmul = a float64 inverse DFT, forward and gradient (L = %i)', (L) => {
