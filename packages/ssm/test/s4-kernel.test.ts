@@ -12,6 +12,7 @@ import {
   s4NplrLegSInit,
   s4NplrParamsFromHost,
   s4NplrParamsToHost,
+  s4dKernel,
   solveRows,
 } from '../src/index.js';
 import { irfftSpectral } from '../src/s4-kernel.js';
@@ -117,6 +118,49 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
       const back = tf.sum(tf.mul(tf.expandDims(x, 2), M), 1); // Σ_i x_i M_ij
       expect(testing.relativeError(back.dataSync(), c.dataSync())).toBeLessThan(1e-5);
       expect(testing.gradientCheck((a, b) => solveRows(a!, b!), [c, M], { samples: 8 })).toBeLessThan(1e-2);
+    });
+  });
+
+  it('with P = 0 and B = 1 the S4 kernel is the bilinear S4D kernel (C̃_n = C_n (1 − Ā_n^L) per mode)', () => {
+    const H = 2;
+    const M = 4;
+    const L = 24;
+    const rng = createRng(91);
+    const logDt = [Math.log(0.03), Math.log(0.2)];
+    const logAReal = Array.from({ length: H * M }, (_, i) => Math.log(0.3 + 0.2 * i));
+    const AImag = Array.from({ length: H * M }, (_, i) => 1.5 * i - 3);
+    const C = rng.normalData(H * M * 2);
+    // C̃ per mode: Ā = (1 + Δa/2)/(1 − Δa/2) in float64, then C (1 − Ā^L).
+    const Ct = new Float32Array(H * M * 2);
+    for (let h = 0; h < H; h++) {
+      const dt = Math.exp(logDt[h]!);
+      for (let n = 0; n < M; n++) {
+        const i = h * M + n;
+        const ar = -Math.exp(logAReal[i]!) * dt * 0.5;
+        const ai = AImag[i]! * dt * 0.5;
+        const den = (1 - ar) ** 2 + ai ** 2;
+        const zr = ((1 + ar) * (1 - ar) - ai * ai) / den;
+        const zi = ((1 + ar) * ai + ai * (1 - ar)) / den;
+        // z^L by polar form
+        const mag = Math.hypot(zr, zi) ** L;
+        const ang = Math.atan2(zi, zr) * L;
+        const wr = 1 - mag * Math.cos(ang);
+        const wi = -mag * Math.sin(ang);
+        Ct[2 * i] = C[2 * i]! * wr - C[2 * i + 1]! * wi;
+        Ct[2 * i + 1] = C[2 * i]! * wi + C[2 * i + 1]! * wr;
+      }
+    }
+    tf.tidy(() => {
+      const ones = tf.tensor3d(Float32Array.from({ length: H * M * 2 }, (_, i) => (i % 2 === 0 ? 1 : 0)), [H, M, 2]);
+      const common = { logDt: tf.tensor1d(logDt), logLambdaReal: tf.tensor2d(logAReal, [H, M]), LambdaImag: tf.tensor2d(AImag, [H, M]) };
+      const params = { ...common, P: tf.zeros([H, M, 2]), B: ones, C: tf.tensor3d(Ct, [H, M, 2]) };
+      const ref = s4dKernel(
+        { logDt: common.logDt, C: tf.tensor3d(C, [H, M, 2]), logAReal: common.logLambdaReal, AImag: common.LambdaImag },
+        L,
+        { discretization: 'bilinear' },
+      ).dataSync();
+      expect(testing.relativeError(s4Kernel(params, L, { impl: 'fused' }).dataSync(), ref)).toBeLessThan(1e-5);
+      expect(testing.relativeError(s4Kernel(params, L, { impl: 'composite' }).dataSync(), ref)).toBeLessThan(1e-5);
     });
   });
 
