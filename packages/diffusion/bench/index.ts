@@ -28,6 +28,7 @@ import {
   perSampleDistance,
   rmsAndMedian,
 } from './metrics.js';
+import { trainedHeadline } from './trained.js';
 
 /** The mixture of the reference fixture (3 isotropic components in 2-D). */
 export const BENCH_MIXTURE: GaussianMixtureSpec = {
@@ -417,4 +418,4 @@ const throughput = defineSuite({
   charts: [{ title: 'Throughput', x: 'batch', y: 'throughput', logX: true }],
 });
 
-export const suites: BenchSuite[] = [errorVsNfe, throughput];
+export const suites: BenchSuite[] = [errorVsNfe, trainedHeadline, throughput];

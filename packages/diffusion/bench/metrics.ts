@@ -240,3 +240,115 @@ export function nfeToReach(points: readonly { nfe: number; value: number }[], ta
   }
   return -1;
 }
+
+/** The exact mean `[d]` and covariance `[d, d]` (row-major) of an isotropic Gaussian mixture (weights normalised). */
+export function mixtureMoments(spec: GaussianMixtureSpec): { mean: Float64Array; cov: Float64Array } {
+  const d = spec.means[0]!.length;
+  const total = spec.weights.reduce((a, b) => a + b, 0);
+  const mean = new Float64Array(d);
+  const cov = new Float64Array(d * d);
+  spec.weights.forEach((w, k) => {
+    const p = w / total;
+    const mu = spec.means[k]!;
+    for (let a = 0; a < d; a++) {
+      mean[a]! += p * mu[a]!;
+      cov[a * d + a]! += p * spec.stds[k]! ** 2;
+      for (let b = 0; b < d; b++) cov[a * d + b]! += p * mu[a]! * mu[b]!;
+    }
+  });
+  for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) cov[a * d + b]! -= mean[a]! * mean[b]!;
+  return { mean, cov };
+}
+
+/** The distribution measures of {@link componentFrechetExact}. */
+export interface ExactDistributionMeasures {
+  /** Σₖ πₖ·FD²(Gaussian fit of the rows classified into k, N(μₖ, sₖ²I)), πₖ the exact weights. */
+  fd: number;
+  /** FD² between one Gaussian fit of all rows and the mixture's exact mean and covariance (FID's own form). */
+  fdGlobal: number;
+  /** Total variation ½Σₖ|nₖ/n − πₖ| between the rows' mode fractions and the exact weights. */
+  modeTV: number;
+}
+
+/**
+ * The FID stand-in against the TRUE data distribution (no sample on the reference side, so no reference noise):
+ * rows are assigned to components by {@link classify}; `fd` compares each component's Gaussian fit with that
+ * component's exact N(μₖ, sₖ²I), weighted by the exact weights πₖ (a component with πₖ > 0 and < 2 rows gives
+ * Infinity); `fdGlobal` is the Fréchet distance² of a single Gaussian fit to the mixture's exact moments (what
+ * FID computes, blind to the modes but sensitive to their weights); `modeTV` the mode-weight error.
+ * x: `[n, dim]` row-major; `rows` (optional, with repeats) selects the rows, for the bootstrap.
+ */
+export function componentFrechetExact(
+  spec: GaussianMixtureSpec,
+  x: ArrayLike<number>,
+  rows?: ArrayLike<number>,
+): ExactDistributionMeasures {
+  const dim = spec.means[0]!.length;
+  const n = Math.floor(x.length / dim);
+  const use = rows ?? Int32Array.from({ length: n }, (_, i) => i);
+  const labels = classify(spec, x);
+  const total = spec.weights.reduce((a, b) => a + b, 0);
+  const K = spec.weights.length;
+  const members: number[][] = Array.from({ length: K }, () => []);
+  for (let r = 0; r < use.length; r++) members[labels[use[r]!]!]!.push(use[r]!);
+  let fd = 0;
+  let modeTV = 0;
+  for (let k = 0; k < K; k++) {
+    const p = spec.weights[k]! / total;
+    modeTV += 0.5 * Math.abs(members[k]!.length / use.length - p);
+    if (p === 0) continue;
+    if (members[k]!.length < 2) {
+      fd = Infinity;
+      continue;
+    }
+    const fit = rowMoments(x, members[k]!, dim);
+    const c = new Float64Array(dim * dim);
+    for (let j = 0; j < dim; j++) c[j * dim + j] = spec.stds[k]! ** 2;
+    fd += p * frechetDistance(fit.mean, fit.cov, spec.means[k]!, c, dim);
+  }
+  const all = rowMoments(x, use, dim);
+  const exact = mixtureMoments(spec);
+  return { fd, fdGlobal: frechetDistance(all.mean, all.cov, exact.mean, exact.cov, dim), modeTV };
+}
+
+/**
+ * Bootstrap standard error (Efron 1979) of a statistic of `n` rows: the standard deviation of `stat(rows)` over
+ * `reps` resamplings of the row indices with replacement, drawn from `uniform` (returns `count` uniforms in
+ * [0, 1)). Give `stat` a difference of two samplers' measures on the same rows for a paired error. Non-finite
+ * replicates are dropped (Infinity if fewer than 2 remain).
+ */
+export function bootstrapStdErr(
+  n: number,
+  reps: number,
+  uniform: (count: number) => ArrayLike<number>,
+  stat: (rows: Int32Array) => number,
+): number {
+  const values: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const u = uniform(n);
+    const v = stat(Int32Array.from(u, (x) => Math.min(n - 1, Math.floor(x * n))));
+    if (Number.isFinite(v)) values.push(v);
+  }
+  if (values.length < 2) return Infinity;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
+}
+
+/**
+ * The first NFE of a curve from which every later point is within noise of the curve's plateau:
+ * `value − plateau ≤ k·se` (se the paired bootstrap error of that difference). `points` sorted by NFE; returns
+ * -1 if even the last point is not within noise.
+ */
+export function plateauNfe(
+  points: readonly { nfe: number; value: number; se: number }[],
+  plateau: number,
+  k = 2,
+): number {
+  let first = -1;
+  for (let i = points.length - 1; i >= 0; i--) {
+    const p = points[i]!;
+    if (p.value - plateau <= k * p.se) first = p.nfe;
+    else break;
+  }
+  return first;
+}
