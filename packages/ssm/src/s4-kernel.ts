@@ -220,52 +220,120 @@ function irfftMatmul(re: tf.Tensor, im: tf.Tensor, L: number): tf.Tensor {
   return tf.tidy(() => tf.sub(tf.matMul(re, tf.tensor2d(cos, [F, L])), tf.matMul(im, tf.tensor2d(sin, [F, L]))));
 }
 
-/** Twiddles for a length-L DFT on the host (cos, sin of 2πj/L). */
-function twiddles(L: number): [Float64Array, Float64Array] {
-  const c = new Float64Array(L);
-  const s = new Float64Array(L);
-  for (let j = 0; j < L; j++) {
-    c[j] = Math.cos((2 * Math.PI * j) / L);
-    s[j] = Math.sin((2 * Math.PI * j) / L);
+/** How a length-L DFT is done on the host: radix-2 FFT, the direct sum (L < 32), or Bluestein's chirp-z. */
+interface DftPlan {
+  L: number;
+  kind: 'fft' | 'direct' | 'bluestein';
+  /** direct: cos, sin of 2πj/L. */
+  cos?: Float64Array;
+  sin?: Float64Array;
+  /** bluestein: FFT size M ≥ 2L − 1, chirp c_m = e^{−iπm²/L} (m < L), and the spectrum of b = conj(c) wrapped. */
+  M?: number;
+  cRe?: Float64Array;
+  cIm?: Float64Array;
+  bRe?: Float64Array;
+  bIm?: Float64Array;
+}
+
+function dftPlan(L: number): DftPlan {
+  if ((L & (L - 1)) === 0) return { L, kind: 'fft' };
+  if (L < 32) {
+    const cos = new Float64Array(L);
+    const sin = new Float64Array(L);
+    for (let j = 0; j < L; j++) {
+      cos[j] = Math.cos((2 * Math.PI * j) / L);
+      sin[j] = Math.sin((2 * Math.PI * j) / L);
+    }
+    return { L, kind: 'direct', cos, sin };
   }
-  return [c, s];
+  let M = 1;
+  while (M < 2 * L - 1) M <<= 1;
+  const cRe = new Float64Array(L);
+  const cIm = new Float64Array(L);
+  const bRe = new Float64Array(M);
+  const bIm = new Float64Array(M);
+  for (let m = 0; m < L; m++) {
+    const a = (Math.PI * ((m * m) % (2 * L))) / L; // exact angle reduction
+    cRe[m] = Math.cos(a);
+    cIm[m] = -Math.sin(a);
+    bRe[m] = cRe[m]!;
+    bIm[m] = -cIm[m]!;
+    if (m > 0) {
+      bRe[M - m] = bRe[m]!;
+      bIm[M - m] = bIm[m]!;
+    }
+  }
+  fftInPlace(bRe, bIm);
+  return { L, kind: 'bluestein', M, cRe, cIm, bRe, bIm };
 }
 
 /**
- * A length-L complex DFT of (re, im) in place, sign −1 (forward) or +1 (inverse, unscaled): radix-2 FFT
- * when L is a power of two, else the direct O(L²) sum.
+ * A length-L complex DFT of (re, im) in place, sign −1 (forward) or +1 (inverse, unscaled): radix-2 FFT when L
+ * is a power of two, Bluestein's chirp-z (X_k = c_k Σ_n x_n c_n conj(c_{k−n}), c_m = e^{−iπm²/L}, the sum a
+ * power-of-two FFT convolution) for other L ≥ 32, the direct sum below. The inverse is conj ∘ forward ∘ conj.
  */
-function dftInPlace(re: Float64Array, im: Float64Array, inverse: boolean, tw?: [Float64Array, Float64Array]): void {
+function dftInPlace(re: Float64Array, im: Float64Array, inverse: boolean, plan: DftPlan): void {
   const L = re.length;
-  if ((L & (L - 1)) === 0) {
+  if (plan.kind === 'fft') {
     fftInPlace(re, im, inverse);
     return;
   }
-  const [c, s] = tw ?? twiddles(L);
-  const sign = inverse ? 1 : -1;
-  const outRe = new Float64Array(L);
-  const outIm = new Float64Array(L);
-  for (let k = 0; k < L; k++) {
-    let sr = 0;
-    let si = 0;
-    for (let l = 0, j = 0; l < L; l++, j = (j + k) % L) {
-      const wr = c[j]!;
-      const wi = sign * s[j]!;
-      sr += re[l]! * wr - im[l]! * wi;
-      si += re[l]! * wi + im[l]! * wr;
+  if (plan.kind === 'direct') {
+    const c = plan.cos!;
+    const s = plan.sin!;
+    const sign = inverse ? 1 : -1;
+    const outRe = new Float64Array(L);
+    const outIm = new Float64Array(L);
+    for (let k = 0; k < L; k++) {
+      let sr = 0;
+      let si = 0;
+      for (let l = 0, j = 0; l < L; l++, j = (j + k) % L) {
+        const wr = c[j]!;
+        const wi = sign * s[j]!;
+        sr += re[l]! * wr - im[l]! * wi;
+        si += re[l]! * wi + im[l]! * wr;
+      }
+      outRe[k] = sr;
+      outIm[k] = si;
     }
-    outRe[k] = sr;
-    outIm[k] = si;
+    re.set(outRe);
+    im.set(outIm);
+    return;
   }
-  re.set(outRe);
-  im.set(outIm);
+  const M = plan.M!;
+  const cRe = plan.cRe!;
+  const cIm = plan.cIm!;
+  const conj = inverse ? -1 : 1;
+  const aRe = new Float64Array(M);
+  const aIm = new Float64Array(M);
+  for (let n = 0; n < L; n++) {
+    const xr = re[n]!;
+    const xi = conj * im[n]!;
+    aRe[n] = xr * cRe[n]! - xi * cIm[n]!;
+    aIm[n] = xr * cIm[n]! + xi * cRe[n]!;
+  }
+  fftInPlace(aRe, aIm);
+  const bRe = plan.bRe!;
+  const bIm = plan.bIm!;
+  for (let i = 0; i < M; i++) {
+    const r = aRe[i]! * bRe[i]! - aIm[i]! * bIm[i]!;
+    aIm[i] = aRe[i]! * bIm[i]! + aIm[i]! * bRe[i]!;
+    aRe[i] = r;
+  }
+  fftInPlace(aRe, aIm, true);
+  for (let k = 0; k < L; k++) {
+    const vr = aRe[k]! / M;
+    const vi = aIm[k]! / M;
+    re[k] = vr * cRe[k]! - vi * cIm[k]!;
+    im[k] = conj * (vr * cIm[k]! + vi * cRe[k]!);
+  }
 }
 
 /** Host irfft: rows of (re, im) [R, F] → [R, L], Hermitian extension then an inverse DFT (float64 inside). */
 function irfftHost(re: ArrayLike<number>, im: ArrayLike<number>, R: number, L: number): Float32Array {
   const F = (L >> 1) + 1;
   const out = new Float32Array(R * L);
-  const tw = (L & (L - 1)) === 0 ? undefined : twiddles(L);
+  const tw = dftPlan(L);
   const xr = new Float64Array(L);
   const xi = new Float64Array(L);
   for (let r = 0; r < R; r++) {
@@ -304,7 +372,7 @@ const irfftOp = defineOp<[tf.Tensor, tf.Tensor], { L: number }>({
     const g = dy.dataSync() as Float32Array;
     const gRe = new Float32Array(R * F);
     const gIm = new Float32Array(R * F);
-    const tw = (L & (L - 1)) === 0 ? undefined : twiddles(L);
+    const tw = dftPlan(L);
     const xr = new Float64Array(L);
     const xi = new Float64Array(L);
     for (let r = 0; r < R; r++) {
@@ -684,7 +752,7 @@ function s4KernelGradientHost(x: HostTensor[], dy: Float32Array, L: number): Flo
   const gC = new Float32Array(H * M * 2);
   const kr = new Float64Array(4);
   const ki = new Float64Array(4);
-  const tw = (L & (L - 1)) === 0 ? undefined : twiddles(L);
+  const tw = dftPlan(L);
   const gr = new Float64Array(L);
   const gi = new Float64Array(L);
   // ĝ_kj per frequency (j = 0..3).

@@ -164,7 +164,7 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     });
   });
 
-  it.each([32, 33])('irfft: FFT path = DFT matmul = a float64 inverse DFT, forward and gradient (L = %i)', (L) => {
+  it.each([20, 32, 33, 100])('irfft: host FFT (radix-2, direct, Bluestein) = DFT matmul = a float64 inverse DFT, forward and gradient (L = %i)', (L) => {
     tf.tidy(() => {
       const rng = createRng(L);
       const F = (L >> 1) + 1;
