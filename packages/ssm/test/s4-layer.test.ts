@@ -223,7 +223,6 @@ describe('learning', () => {
       });
     }
     const after = tf.tidy(() => batchLoss(501).dataSync()[0]!);
-    console.log(`S4 delay task: held-out MSE ${before.toFixed(4)} → ${after.toFixed(4)}`);
     expect(before).toBeGreaterThan(0.8);
     expect(after).toBeLessThan(0.1 * before);
     expect(after).toBeLessThan(0.05);
