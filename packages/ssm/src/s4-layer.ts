@@ -19,6 +19,7 @@ import {
   ValueError,
 } from '@lab/tensor';
 import { causalConv } from './fft.js';
+import { glu1x1Output } from './s4d-layer.js';
 import { retargetCTilde, s4NplrLegSInit } from './nplr.js';
 import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrDiscrete, s4NplrParamsToHost, solveRows } from './s4-kernel.js';
 
@@ -49,7 +50,6 @@ export interface S4ForwardOptions {
 
 const NAME = 'ssm.S4';
 
-const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
 
 /** The dense recurrence on the host (float64 computed, float32 stored) with the parameter snapshot it came from. */
 interface DenseCache {
@@ -210,13 +210,9 @@ export class S4 {
     return this.cache;
   }
 
-  /** The output stage: GELU, 1×1 convolution to 2H, GLU. y: [batch, H, L] → [batch, H, L]. */
+  /** The output stage ({@link glu1x1Output}). */
   private output(y: tf.Tensor): tf.Tensor3D {
-    const [batch, H, L] = y.shape as [number, number, number];
-    const rows = tf.reshape(tf.transpose(gelu(y), [0, 2, 1]), [batch * L, H]);
-    const z = tf.add(tf.matMul(rows, this.outWeight), this.outBias); // [Bt·L, 2H]
-    const [a, b] = tf.split(z, 2, 1) as [tf.Tensor, tf.Tensor];
-    return tf.transpose(tf.reshape(tf.mul(a, tf.sigmoid(b)), [batch, L, H]), [0, 2, 1]) as tf.Tensor3D;
+    return glu1x1Output(y, this.outWeight, this.outBias);
   }
 
   /**

@@ -29,6 +29,18 @@ const NAME = 'ssm.S4D';
 
 const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))));
 
+/**
+ * The output stage of the S4 and S4D layers (state-spaces/s4): GELU, 1×1 convolution to 2H channels (weight
+ * [H, 2H] transposed, bias [2H]), GLU. y: [batch, H, L] → [batch, H, L].
+ */
+export function glu1x1Output(y: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor3D {
+  const [batch, H, L] = y.shape as [number, number, number];
+  const rows = tf.reshape(tf.transpose(gelu(y), [0, 2, 1]), [batch * L, H]);
+  const z = tf.add(tf.matMul(rows, weight), bias); // [Bt·L, 2H]
+  const [a, b] = tf.split(z, 2, 1) as [tf.Tensor, tf.Tensor];
+  return tf.transpose(tf.reshape(tf.mul(a, tf.sigmoid(b)), [batch, L, H]), [0, 2, 1]) as tf.Tensor3D;
+}
+
 export class S4D {
   readonly dModel: number;
   readonly dState: number;
@@ -118,13 +130,9 @@ export class S4D {
     return { dARe, dAIm, dBRe, dBIm, cRe, cIm };
   }
 
-  /** The output stage: GELU, 1×1 convolution to 2H, GLU. y: [batch, H, L] → [batch, H, L]. */
+  /** The output stage ({@link glu1x1Output}). */
   private output(y: tf.Tensor): tf.Tensor3D {
-    const [batch, H, L] = y.shape as [number, number, number];
-    const rows = tf.reshape(tf.transpose(gelu(y), [0, 2, 1]), [batch * L, H]);
-    const z = tf.add(tf.matMul(rows, this.outWeight), this.outBias); // [Bt·L, 2H]
-    const [a, b] = tf.split(z, 2, 1) as [tf.Tensor, tf.Tensor];
-    return tf.transpose(tf.reshape(tf.mul(a, tf.sigmoid(b)), [batch, L, H]), [0, 2, 1]) as tf.Tensor3D;
+    return glu1x1Output(y, this.outWeight, this.outBias);
   }
 
   /**
