@@ -1,13 +1,13 @@
 /**
  * Benchmarks of @lab/ssm: the fused selective scan (WebAssembly SIMD, sequential in L, vectorised over
- * channels) against mamba's selective_scan_ref written in tfjs ops, forward and forward + backward, on one
+ * the state) against mamba's selective_scan_ref written in tfjs ops, forward and forward + backward, on one
  * thread and on the worker pool; Mamba decoding (step) against a full forward; S4D convolution mode (FFT)
- * against recurrent mode as L grows.
+ * against recurrent mode as L grows; the S4 NPLR kernel, composite against fused.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, initThreads, setForceKernelFallback, testing, threadsUnavailableReason } from '@lab/tensor';
 import { type BenchCase, type BenchSuite, defineSuite } from '@lab/tooling/bench';
-import { MixerModel, S4D, selectiveScan, selectiveScanChunked } from '../src/index.js';
+import { MixerModel, S4, S4D, type S4KernelParams, s4Kernel, selectiveScan, selectiveScanChunked } from '../src/index.js';
 import { setScanThreadLimit } from '../src/kernels/scan.js';
 
 interface ScanInputs {
@@ -285,4 +285,66 @@ const s4dModes = defineSuite({
   charts: [{ title: 'S4D time vs L', x: 'L', y: 'time', logX: true, logY: true }],
 });
 
-export const suites: BenchSuite[] = [scanForward, scanBackwardSuite, scanThreads, mambaDecode, s4dModes];
+const s4KernelSuite = defineSuite({
+  id: 'ssm/s4-kernel',
+  title: 'S4 (NPLR) kernel: tfjs composite vs the fused host kernel, forward and forward + backward',
+  description:
+    "The S4 convolution kernel K [H, L] from its trainable NPLR parameters (Cauchy sums at the roots of unity, Woodbury correction, inverse FFT; Gu et al. 2022, Algorithm 1) at the LegS initialisation: real-valued tfjs ops differentiated by tfjs (baseline) against the fused float64 host kernel with its hand-derived gradient. Work unit: kernel values (H·L).",
+  cases: ({ quick }) => {
+    const [H, N] = quick ? [4, 16] : [64, 64];
+    const lengths = quick ? [64] : [256, 1024];
+    return lengths.flatMap((L) =>
+      [false, true].map((backward): BenchCase => {
+        let layer: S4 | undefined;
+        const params = (): S4KernelParams => ({
+          logDt: layer!.logDt,
+          logLambdaReal: layer!.logLambdaReal,
+          LambdaImag: layer!.LambdaImag,
+          P: layer!.P,
+          B: layer!.B,
+          C: layer!.C,
+        });
+        const run = (impl: 'fused' | 'composite') => () => {
+          if (!backward) {
+            tf.dispose(s4Kernel(params(), L, { impl }));
+            return;
+          }
+          const p = params();
+          const names = ['logDt', 'logLambdaReal', 'LambdaImag', 'P', 'B', 'C'] as const;
+          const grads = tf.grads((...xs: tf.Tensor[]) => {
+            const q = Object.fromEntries(names.map((n, i) => [n, xs[i]!])) as unknown as S4KernelParams;
+            return tf.sum(tf.square(s4Kernel(q, L, { impl })));
+          })(names.map((n) => p[n]));
+          tf.dispose(grads);
+        };
+        const work = { amount: H * L, unit: 'kernel values' };
+        return {
+          name: `${backward ? 'forward + backward' : 'forward'} H=${H} N=${N} L=${L}`,
+          params: { L, backward },
+          samples: quick ? 3 : 5,
+          setup: () => {
+            layer = S4.create({ dModel: H, dState: N, lMax: L }, createRng(6));
+          },
+          teardown: () => {
+            layer?.dispose();
+            layer = undefined;
+          },
+          variants: [
+            { name: 'composite (tfjs ops)', work, run: run('composite') },
+            { name: 'fused (float64 host kernel)', work, run: run('fused') },
+          ],
+          measure: (): Record<string, number> => {
+            if (backward) return {};
+            const a = s4Kernel(params(), L, { impl: 'fused' });
+            const b = s4Kernel(params(), L, { impl: 'composite' });
+            const error = testing.relativeError(b.dataSync(), a.dataSync());
+            tf.dispose([a, b]);
+            return { 'error:composite-vs-fused': error };
+          },
+        };
+      }),
+    );
+  },
+});
+
+export const suites: BenchSuite[] = [scanForward, scanBackwardSuite, scanThreads, mambaDecode, s4dModes, s4KernelSuite];
