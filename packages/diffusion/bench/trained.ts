@@ -60,7 +60,9 @@ export const FIGURE_2A = {
 type SamplerKey = keyof typeof FIGURE_2A;
 
 /** Sizes of the trained-network experiment (full and `--quick`). */
-interface TrainedSetup {
+export interface TrainedSetup {
+  /** Suffix of this network's measure keys ('' for the main network, whose samplers are also timed). */
+  label: string;
   spec: GaussianMixtureSpec;
   /** Latents sampled per configuration (measured), and per timed run. */
   batch: number;
@@ -94,6 +96,7 @@ export function trainedSetup(
 function trainedSetupDefaults(spec: GaussianMixtureSpec, quick: boolean): TrainedSetup {
   return quick
     ? {
+        label: '',
         spec,
         batch: 256,
         timedBatch: 32,
@@ -106,10 +109,12 @@ function trainedSetupDefaults(spec: GaussianMixtureSpec, quick: boolean): Traine
           { budget: 8, vp: 8, edm: 5 },
           { budget: 32, vp: 32, edm: 17 },
         ],
-        plateau: { 'vp-euler': 1024, 'edm-heun': 512 },
+        // Quick: the plateau is taken at 512 (VP) and 255 (EDM) NFE.
+        plateau: { 'vp-euler': 512, 'edm-heun': 128 },
         seeds: SEEDS,
       }
     : {
+        label: '',
         spec,
         batch: 2048,
         timedBatch: 256,
@@ -159,10 +164,10 @@ interface PointMeasures extends ExactDistributionMeasures {
 }
 
 /** Trains the network once, keeps the latents, memoises samples and their measures. */
-class TrainedContext {
+export class TrainedContext {
   private model: MlpDenoiserModel | undefined;
-  private D: Denoiser | undefined;
-  private latents: tf.Tensor | undefined;
+  D: Denoiser | undefined;
+  latents: tf.Tensor | undefined;
   private timedLatents: tf.Tensor | undefined;
   private memo = new Map<string, PointMeasures>();
   readonly training: Record<string, number> = {};
@@ -285,101 +290,129 @@ class TrainedContext {
   }
 }
 
-/** The cases of the suite for one mixture and setup (exported for scratch studies with other seeds). */
-export function trainedCases(mixtureKey: string, setup: TrainedSetup): BenchCase[] {
-  const quick = setup.batch < 1024;
-  const ctx = new TrainedContext(setup);
-  const cases: BenchCase[] = [];
-  const put = (out: Record<string, number>, key: SamplerKey, p: PointMeasures) => {
-    out[`fd:${key}`] = p.fd;
-    out[`fdSe:${key}`] = p.fdSe;
-    out[`fdGlobal:${key}`] = p.fdGlobal;
-    out[`modeTV:${key}`] = p.modeTV;
-    out[`nfe:${key}`] = p.nfe;
+/** The headline measures of one trained network (keys prefixed by the network's label, if any). */
+function headlineMeasures(ctx: TrainedContext): Record<string, number> {
+  const setup = ctx.setup;
+  const out: Record<string, number> = { batch: setup.batch, ...ctx.training };
+  const vp = ctx.point('vp-euler', 512);
+  const edm = ctx.point('edm-heun', 18);
+  for (const [name, p] of [
+    ['vpEuler512', vp],
+    ['edmHeun35', edm],
+  ] as const) {
+    out[`${name}:fd`] = p.fd;
+    out[`${name}:fdSe`] = p.fdSe;
+    out[`${name}:fdGlobal`] = p.fdGlobal;
+    out[`${name}:modeTV`] = p.modeTV;
+  }
+  // The headline: < 1 (or a difference within noise) means EDM Heun at 35 NFE matches VP Euler at 512.
+  out['headline:fdRatio'] = edm.fd / vp.fd;
+  out['headline:fdDiff'] = edm.fd - vp.fd;
+  out['headline:fdDiffSe'] = ctx.pairedSe(edm, vp, 7);
+  out['headline:fdGlobalRatio'] = edm.fdGlobal / vp.fdGlobal;
+  // The network's plateau: each sampler at ~1024 NFE, and where each curve reaches it.
+  const plateaus = {} as Record<SamplerKey, PointMeasures>;
+  for (const key of ['vp-euler', 'edm-heun'] as const) {
+    const pl = ctx.point(key, setup.plateau[key]);
+    plateaus[key] = pl;
+    out[`plateau:${key}:fd`] = pl.fd;
+    out[`plateau:${key}:fdSe`] = pl.fdSe;
+    out[`plateau:${key}:nfe`] = pl.nfe;
+  }
+  const common = plateaus['edm-heun'];
+  for (const key of ['vp-euler', 'edm-heun'] as const) {
+    const steps = [
+      ...setup.grid.map((g) => (key === 'vp-euler' ? g.vp : g.edm)),
+      key === 'edm-heun' ? 18 : 512,
+      setup.plateau[key],
+    ].filter((n) => n > 0);
+    const curve = [...new Set(steps)]
+      .sort((a, b) => a - b)
+      .map((n, i) => {
+        const p = ctx.point(key, n);
+        return { nfe: p.nfe, value: p.fd, p, i };
+      });
+    // Strict: within 2 paired bootstrap s.e. of the plateau (indistinguishable from it on these latents).
+    const paired = (target: PointMeasures, seed: number) =>
+      curve.map((c) => ({ ...c, se: ctx.pairedSe(c.p, target, seed + c.i) }));
+    out[`plateauNfe:${key}:own2se`] = plateauNfe(paired(plateaus[key], 300), plateaus[key].fd);
+    out[`plateauNfe:${key}:vsEdmPlateau2se`] = plateauNfe(paired(common, 400), common.fd);
+    // FID-like: within 5% of the plateau.
+    const rel = (target: number) => curve.map((c) => ({ ...c, se: 0.025 * target }));
+    out[`plateauNfe:${key}:own5pct`] = plateauNfe(rel(plateaus[key].fd), plateaus[key].fd);
+    out[`plateauNfe:${key}:vsEdmPlateau5pct`] = plateauNfe(rel(common.fd), common.fd);
+  }
+  out['plateau:vpMinusEdm'] = plateaus['vp-euler'].fd - common.fd;
+  out['plateau:vpMinusEdmSe'] = ctx.pairedSe(plateaus['vp-euler'], common, 8);
+  // The same two samplers on the exact denoiser (sampler error alone, same latents, same measure).
+  out['exactDenoiser:vpEuler512:fd'] = ctx.exactDenoiserFd('vp-euler', 512);
+  out['exactDenoiser:edmHeun35:fd'] = ctx.exactDenoiserFd('edm-heun', 18);
+  if (!setup.label) return out;
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [`${setup.label}:${k}`, v]));
+}
+
+/**
+ * The cases of the suite for one mixture: one case per NFE budget (the x axis; every network's fd per sampler in
+ * `measure`, the first network's samplers timed) and the headline case. `setups` share the grid, the latents'
+ * size and the plateau steps (exported for scratch studies with other seeds and networks).
+ */
+export function trainedCases(mixtureKey: string, setups: TrainedSetup[]): BenchCase[] {
+  const contexts = setups.map((s) => new TrainedContext(s));
+  const main = contexts[0]!;
+  const quick = main.setup.batch < 1024;
+  const open = () => {
+    for (const c of contexts) c.open();
   };
-  for (const g of setup.grid) {
-    const variants = [ctx.timed('vp-euler', g.vp)];
-    if (g.edm > 0) variants.push(ctx.timed('edm-heun', g.edm));
+  const cases: BenchCase[] = [];
+  for (const g of main.setup.grid) {
+    const variants = [main.timed('vp-euler', g.vp)];
+    if (g.edm > 0) variants.push(main.timed('edm-heun', g.edm));
     cases.push({
-      name: `${mixtureKey}, trained VP network: NFE≈${g.budget}`,
+      name: `${mixtureKey}, trained VP networks: NFE≈${g.budget}`,
       params: { mixture: mixtureKey, network: 'trained-vp', nfe: g.budget },
-      setup: () => ctx.open(),
+      setup: open,
       variants,
       measure: () => {
         const out: Record<string, number> = {};
-        put(out, 'vp-euler', ctx.point('vp-euler', g.vp));
-        if (g.edm > 0) put(out, 'edm-heun', ctx.point('edm-heun', g.edm));
+        for (const ctx of contexts) {
+          const suffix = ctx.setup.label ? `/${ctx.setup.label}` : '';
+          for (const [key, steps] of [
+            ['vp-euler', g.vp],
+            ['edm-heun', g.edm],
+          ] as const) {
+            if (steps === 0) continue;
+            const p = ctx.point(key, steps);
+            out[`fd:${key}${suffix}`] = p.fd;
+            out[`fdSe:${key}${suffix}`] = p.fdSe;
+            out[`fdGlobal:${key}${suffix}`] = p.fdGlobal;
+            out[`modeTV:${key}${suffix}`] = p.modeTV;
+            out[`nfe:${key}${suffix}`] = p.nfe;
+          }
+        }
         return out;
       },
       samples: quick ? 3 : 2,
     });
   }
   cases.push({
-    name: `${mixtureKey}, trained VP network: headline, EDM Heun 35 NFE vs VP Euler 512 NFE`,
+    name: `${mixtureKey}, trained VP networks: headline, EDM Heun 35 NFE vs VP Euler 512 NFE`,
     params: { mixture: mixtureKey, network: 'trained-vp', headline: true },
-    setup: () => ctx.open(),
-    teardown: () => ctx.close(),
-    variants: [ctx.timed('vp-euler', 512), ctx.timed('edm-heun', 18)],
-    measure: () => {
-      const out: Record<string, number> = { batch: setup.batch, ...ctx.training };
-      const vp = ctx.point('vp-euler', 512);
-      const edm = ctx.point('edm-heun', 18);
-      for (const [name, p] of [
-        ['vpEuler512', vp],
-        ['edmHeun35', edm],
-      ] as const) {
-        out[`${name}:fd`] = p.fd;
-        out[`${name}:fdSe`] = p.fdSe;
-        out[`${name}:fdGlobal`] = p.fdGlobal;
-        out[`${name}:modeTV`] = p.modeTV;
-      }
-      // The headline: < 1 (or a difference within noise) means EDM Heun at 35 NFE matches VP Euler at 512.
-      out['headline:fdRatio'] = edm.fd / vp.fd;
-      out['headline:fdDiff'] = edm.fd - vp.fd;
-      out['headline:fdDiffSe'] = ctx.pairedSe(edm, vp, 7);
-      out['headline:fdGlobalRatio'] = edm.fdGlobal / vp.fdGlobal;
-      // The network's plateau: each sampler at ~1024 NFE, and where each curve gets within 2 paired s.e. of it.
-      const plateaus = {} as Record<SamplerKey, PointMeasures>;
-      for (const key of ['vp-euler', 'edm-heun'] as const) {
-        const pl = ctx.point(key, setup.plateau[key]);
-        plateaus[key] = pl;
-        out[`plateau:${key}:fd`] = pl.fd;
-        out[`plateau:${key}:fdSe`] = pl.fdSe;
-        out[`plateau:${key}:nfe`] = pl.nfe;
-      }
-      const common = plateaus['edm-heun'];
-      for (const key of ['vp-euler', 'edm-heun'] as const) {
-        const steps = [
-          ...setup.grid.map((g) => (key === 'vp-euler' ? g.vp : g.edm)),
-          key === 'edm-heun' ? 18 : 512,
-          setup.plateau[key],
-        ].filter((s) => s > 0);
-        const curve = [...new Set(steps)]
-          .sort((a, b) => a - b)
-          .map((s, i) => {
-            const p = ctx.point(key, s);
-            return { nfe: p.nfe, value: p.fd, p, i };
-          });
-        // Strict: within 2 paired bootstrap s.e. of the plateau (the samples have converged to it).
-        const paired = (target: PointMeasures, seed: number) =>
-          curve.map((c) => ({ ...c, se: ctx.pairedSe(c.p, target, seed + c.i) }));
-        out[`plateauNfe:${key}:own2se`] = plateauNfe(paired(plateaus[key], 300), plateaus[key].fd);
-        out[`plateauNfe:${key}:edmHeun1023_2se`] = plateauNfe(paired(common, 400), common.fd);
-        // FID-like: within 5% of the plateau (an independent-sample fd of this size has a larger error).
-        const rel = (target: number) => curve.map((c) => ({ ...c, se: 0.025 * target }));
-        out[`plateauNfe:${key}:own5pct`] = plateauNfe(rel(plateaus[key].fd), plateaus[key].fd);
-        out[`plateauNfe:${key}:edmHeun1023_5pct`] = plateauNfe(rel(common.fd), common.fd);
-      }
-      out['plateau:vpMinusEdm'] = plateaus['vp-euler'].fd - common.fd;
-      out['plateau:vpMinusEdmSe'] = ctx.pairedSe(plateaus['vp-euler'], common, 8);
-      // The same two samplers on the exact denoiser (sampler error alone, same latents, same measure).
-      out['exactDenoiser:vpEuler512:fd'] = ctx.exactDenoiserFd('vp-euler', 512);
-      out['exactDenoiser:edmHeun35:fd'] = ctx.exactDenoiserFd('edm-heun', 18);
-      return out;
+    setup: open,
+    teardown: () => {
+      for (const c of contexts) c.close();
     },
+    variants: [main.timed('vp-euler', 512), main.timed('edm-heun', 18)],
+    measure: () => Object.assign({}, ...contexts.map(headlineMeasures)),
     samples: quick ? 3 : 2,
   });
   return cases;
+}
+
+/** The suite's networks: the main one (2 blocks × 64, 1500 steps) and, in full runs, a small one (1 × 32, 300). */
+export function trainedSetups(spec: GaussianMixtureSpec, quick: boolean): TrainedSetup[] {
+  const main = trainedSetup(spec, quick);
+  if (quick) return [main];
+  return [main, { ...main, label: 'small-net', hidden: 32, blocks: 1, trainSteps: 300 }];
 }
 
 /** The fixture mixture of `index.ts` (kept here to avoid an import cycle). */
@@ -395,15 +428,16 @@ export const FIXTURE: GaussianMixtureSpec = {
 
 export const trainedHeadline: BenchSuite = defineSuite({
   id: 'diffusion/trained-headline',
-  title: "EDM's headline with a trained network (Figure 2a: VP Euler vs EDM Heun, fd vs NFE)",
+  title: "EDM's headline with trained networks (Figure 2a: VP Euler vs EDM Heun, fd vs NFE)",
   description:
-    'One residual MLP (2 blocks × 64, 1500 Adam steps, EMA 0.995, fixed seeds) trained with the VP preconditioning and VPLoss (EDM Table 1) on 8192 draws of the fixture mixture, then sampled from the same 2048 latents by the original VP sampler (Euler, VP steps, ε_s = 1e-3) and EDM’s (Heun, ρ = 7, σ ∈ [0.002, 80], σ(t) = t, s(t) = 1). ' +
+    'Two residual MLPs trained with the VP preconditioning and VPLoss (EDM Table 1) on 8192 draws of the fixture mixture, fixed seeds: the main one (2 blocks × 64, 1500 Adam steps, EMA 0.995) and a small one (1 × 32, 300 steps, EMA 0.95; keys ending in /small-net or prefixed small-net:), whose larger error plays the role of the paper’s network error. ' +
+    'Each is sampled from the same 2048 latents by the original VP sampler (Euler, VP steps, ε_s = 1e-3) and EDM’s (Heun, ρ = 7, σ ∈ [0.002, 80], σ(t) = t, s(t) = 1); only the main network’s samplers are timed (256 latents). ' +
     'fd is the FID stand-in against the TRUE distribution: Σₖ πₖ·Fréchet distance² between the Gaussian fit of the samples in mixture component k and that component’s exact N(μₖ, sₖ²I) (fdSe: bootstrap s.e.; fdGlobal: one Gaussian fit vs the exact mixture moments; modeTV: mode-weight error). ' +
-    'The headline case gives fd(EDM Heun, 35 NFE)/fd(VP Euler, 512 NFE), their difference with a paired bootstrap s.e., the network’s plateau (each sampler at ~1024 NFE) and the NFE from which each curve stays within 2 paired s.e. of it.',
-  cases: ({ quick }) => trainedCases('fixture', trainedSetup(FIXTURE, quick)),
+    'The headline case gives, per network, fd(EDM Heun, 35 NFE)/fd(VP Euler, 512 NFE), their difference with a paired bootstrap s.e., the plateau (each sampler at ~1024 NFE), the NFE from which each curve stays within 2 paired s.e. or 5% of it, and the same two samplers on the exact denoiser.',
+  cases: ({ quick }) => trainedCases('fixture', trainedSetups(FIXTURE, quick)),
   charts: [
     {
-      title: 'Trained VP network, fixture mixture: fd vs NFE per sampler',
+      title: 'Trained VP networks, fixture mixture: fd vs NFE per sampler (and network)',
       x: 'nfe',
       y: 'fd',
       logX: true,
