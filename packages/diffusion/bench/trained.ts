@@ -26,6 +26,7 @@ import {
   bootstrapStdErr,
   componentFrechetExact,
   type ExactDistributionMeasures,
+  nfeToReach,
   plateauNfe,
 } from './metrics.js';
 
@@ -310,6 +311,15 @@ function headlineMeasures(ctx: TrainedContext): Record<string, number> {
   out['headline:fdDiff'] = edm.fd - vp.fd;
   out['headline:fdDiffSe'] = ctx.pairedSe(edm, vp, 7);
   out['headline:fdGlobalRatio'] = edm.fdGlobal / vp.fdGlobal;
+  // The EDM Heun NFE whose fd equals VP Euler's at 512 NFE (log-log interpolated on the grid; -1: not reached).
+  const edmCurve = [...new Set([...setup.grid.map((g) => g.edm), 18, setup.plateau['edm-heun']])]
+    .filter((n) => n > 0)
+    .sort((a, b) => a - b)
+    .map((n) => ctx.point('edm-heun', n));
+  out['headline:edmNfeMatchingVpEuler512'] = nfeToReach(
+    edmCurve.map((p) => ({ nfe: p.nfe, value: p.fd })),
+    vp.fd,
+  );
   // The network's plateau: each sampler at ~1024 NFE, and where each curve reaches it.
   const plateaus = {} as Record<SamplerKey, PointMeasures>;
   for (const key of ['vp-euler', 'edm-heun'] as const) {
