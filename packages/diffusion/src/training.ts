@@ -109,7 +109,7 @@ export function flowMatchingLoss(
   return loss;
 }
 
-/** A small residual MLP F(c_in·x, c_noise) for `[batch, dim]` data, with a Fourier embedding of c_noise. */
+/** A small residual MLP F(c_in·x, c_noise) for `[batch, dim]` data, with a Fourier or positional embedding of c_noise. */
 export interface MlpDenoiserModel {
   /** F: xIn `[batch, dim]`, cNoise `[batch]` → `[batch, dim]`. */
   apply: RawModel;
@@ -118,19 +118,27 @@ export interface MlpDenoiserModel {
 }
 
 /**
- * A residual MLP: h = W_in·x + W_e·[sin, cos](2π·f·c_noise); `blocks` × (h += W₂·SiLU(W₁·LayerNorm(h))); out = W_out·SiLU(h).
+ * A residual MLP: h = W_in·x + W_e·[sin, cos](f·c_noise); `blocks` × (h += W₂·SiLU(W₁·LayerNorm(h))); out = W_out·SiLU(h).
  * Weights He-initialised from `rng`; the output layer starts at zero (so D starts as c_skip·x).
+ *
+ * The `embedding` frequencies f of c_noise follow NVlabs/edm `training/networks.py`:
+ * - `'fourier'` (default): random f ~ 2π·N(0, 1), for noise inputs of order one (EDM's ¼ ln σ, VE's ln(σ/2),
+ *   flow matching's t);
+ * - `'positional'`: f_i = 10000^(−i/E), the transformer embedding DDPM++ uses, for VP's and iDDPM's c_noise
+ *   (999·t and the step index, 0 … 999), which random Fourier frequencies alias.
  */
 export function createMlpDenoiser(options: {
   dim?: number;
   hidden?: number;
   blocks?: number;
   embedding?: number;
+  noiseEmbedding?: 'fourier' | 'positional';
   rng: Rng;
 }): MlpDenoiserModel {
   const fn = 'diffusion.createMlpDenoiser';
-  assertKnownOptions(fn, options, ['dim', 'hidden', 'blocks', 'embedding', 'rng']);
-  const { dim = 2, hidden = 128, blocks = 3, embedding = 16, rng } = options;
+  assertKnownOptions(fn, options, ['dim', 'hidden', 'blocks', 'embedding', 'noiseEmbedding', 'rng']);
+  const { dim = 2, hidden = 128, blocks = 3, embedding = 16, noiseEmbedding = 'fourier', rng } = options;
+  assertOneOf(fn, 'options.noiseEmbedding', noiseEmbedding, ['fourier', 'positional'] as const);
   assertInteger(fn, 'options.dim', dim, 1);
   assertInteger(fn, 'options.hidden', hidden, 1);
   assertInteger(fn, 'options.blocks', blocks, 0);
@@ -148,7 +156,13 @@ export function createMlpDenoiser(options: {
     vars.push(v);
     return v;
   };
-  const freqs = tf.keep(tf.tidy(() => tf.mul(rng.normal([1, embedding]), 2 * Math.PI)));
+  const freqs = tf.keep(
+    tf.tidy(() =>
+      noiseEmbedding === 'fourier'
+        ? tf.mul(rng.normal([1, embedding]), 2 * Math.PI)
+        : tf.tensor2d(Array.from({ length: embedding }, (_, i) => 10000 ** (-i / embedding)), [1, embedding]),
+    ),
+  );
   const wIn = weight(dim, hidden);
   const wEmb = weight(2 * embedding, hidden, Math.sqrt(1 / embedding));
   const bIn = bias(hidden);

@@ -69,6 +69,8 @@ describe.each(['cpu', 'wasm'] as const)('training (%s)', (backend) => {
       /diffusion\.toyData: kind must be one of/,
     );
     expect(() => createMlpDenoiser({ hidden: 0, rng: createRng(1) })).toThrow(/options\.hidden/);
+    // @ts-expect-error: not an embedding kind
+    expect(() => createMlpDenoiser({ noiseEmbedding: 'sinusoid', rng: createRng(1) })).toThrow(/options\.noiseEmbedding/);
     y.dispose();
   });
 
@@ -133,5 +135,27 @@ describe.each(['cpu', 'wasm'] as const)('training (%s)', (backend) => {
     );
     data.dispose();
     model.dispose();
+  });
+});
+
+describe('noise embedding (wasm)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it("VP training: DDPM++'s positional embedding of c_noise = 999t beats random Fourier features", () => {
+    // Random Fourier frequencies (~2π per unit) alias VP's c_noise range 0 … 999; the positional embedding of
+    // EDM's DDPM++ (f_i = 10000^(−i/E)) resolves it. Same seed, data and steps; measured tail losses here:
+    // positional 0.541, Fourier 0.661.
+    const tail = (noiseEmbedding: 'fourier' | 'positional') => {
+      const rng = createRng(1);
+      const model = createMlpDenoiser({ dim: 2, hidden: 64, blocks: 1, noiseEmbedding, rng });
+      const data = toyData('mixture', 4096, createRng(8));
+      const losses = trainDenoiser(vpFormulation(), model, data, { steps: 400, batchSize: 256, learningRate: 8e-3, rng });
+      data.dispose();
+      model.dispose();
+      return losses.slice(-100).reduce((a, b) => a + b, 0) / 100;
+    };
+    expect(tail('positional')).toBeLessThan(0.9 * tail('fourier'));
   });
 });
