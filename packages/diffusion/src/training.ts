@@ -181,9 +181,8 @@ export function createMlpDenoiser(options: {
       const emb = tf.concat([tf.sin(angle), tf.cos(angle)], 1);
       let h = tf.add(tf.add(tf.matMul(tf.reshape(xIn, [n, dim]), wIn), tf.matMul(emb, wEmb)), bIn);
       for (const l of layers) {
-        // LayerNorm without tf.moments (its internal cast has no gradient path through some tfjs bundles).
-        const centered = tf.sub(h, tf.mean(h, 1, true));
-        const hn = tf.div(centered, tf.sqrt(tf.add(tf.mean(tf.square(centered), 1, true), 1e-5)));
+        const { mean, variance } = tf.moments(h, 1, true); // LayerNorm without affine parameters
+        const hn = tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, 1e-5)));
         const a = tf.add(tf.matMul(hn, l.w1), l.b1);
         h = tf.add(h, tf.add(tf.matMul(tf.mul(a, tf.sigmoid(a)), l.w2), l.b2));
       }
@@ -272,8 +271,7 @@ export function trainDenoiser(
       });
     }
   } finally {
-    // Variables are disposed one by one: tf.dispose skips a Variable made by another tfjs-core copy's engine.
-    for (const v of [...m1, ...m2, ...avg]) v.dispose();
+    tf.dispose([...m1, ...m2, ...avg]);
   }
   return losses;
 }
