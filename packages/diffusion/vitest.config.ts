@@ -1,3 +1,3 @@
 import { packageTestConfig } from '@lab/tooling/vitest';
 
-export default packageTestConfig();
+export default packageTestConfig({ browser: true });
