@@ -24,6 +24,7 @@ import {
 import {
   componentFrechet,
   componentFrechetStdErr,
+  FIXTURE_MIXTURE,
   nfeToReach,
   perSampleDistance,
   rmsAndMedian,
@@ -31,15 +32,7 @@ import {
 import { trainedHeadline } from './trained.js';
 
 /** The mixture of the reference fixture (3 isotropic components in 2-D). */
-export const BENCH_MIXTURE: GaussianMixtureSpec = {
-  weights: [0.5, 0.3, 0.2],
-  means: [
-    [-2, 0],
-    [2, 1],
-    [0, -2.5],
-  ],
-  stds: [0.3, 0.5, 0.2],
-};
+export const BENCH_MIXTURE: GaussianMixtureSpec = FIXTURE_MIXTURE;
 
 type Config = {
   key: string;

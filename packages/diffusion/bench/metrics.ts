@@ -5,6 +5,17 @@
 
 import type { GaussianMixtureSpec } from '../src/index.js';
 
+/** The mixture of the reference fixture (test/fixtures/diffusion.json `gmm`: 3 isotropic components in 2-D). */
+export const FIXTURE_MIXTURE: GaussianMixtureSpec = {
+  weights: [0.5, 0.3, 0.2],
+  means: [
+    [-2, 0],
+    [2, 1],
+    [0, -2.5],
+  ],
+  stds: [0.3, 0.5, 0.2],
+};
+
 /** Per-sample Euclidean distances ‖a_i − b_i‖ of two `[n, dim]` row-major arrays: `[n]`. */
 export function perSampleDistance(a: ArrayLike<number>, b: ArrayLike<number>, dim: number): Float64Array {
   const n = Math.floor(a.length / dim);

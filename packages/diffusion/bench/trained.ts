@@ -26,6 +26,7 @@ import {
   bootstrapStdErr,
   componentFrechetExact,
   type ExactDistributionMeasures,
+  FIXTURE_MIXTURE,
   nfeToReach,
   plateauNfe,
 } from './metrics.js';
@@ -425,16 +426,8 @@ export function trainedSetups(spec: GaussianMixtureSpec, quick: boolean): Traine
   return [main, { ...main, label: 'small-net', hidden: 32, blocks: 1, trainSteps: 300 }];
 }
 
-/** The fixture mixture of `index.ts` (kept here to avoid an import cycle). */
-export const FIXTURE: GaussianMixtureSpec = {
-  weights: [0.5, 0.3, 0.2],
-  means: [
-    [-2, 0],
-    [2, 1],
-    [0, -2.5],
-  ],
-  stds: [0.3, 0.5, 0.2],
-};
+/** The fixture mixture (see metrics.ts). */
+export const FIXTURE: GaussianMixtureSpec = FIXTURE_MIXTURE;
 
 export const trainedHeadline: BenchSuite = defineSuite({
   id: 'diffusion/trained-headline',

@@ -47,16 +47,9 @@ import {
   vpFormulation,
   vpSde,
 } from '../src/index.js';
+import fixture from './fixtures/diffusion.json';
 
-const GMM = {
-  weights: [0.5, 0.3, 0.2],
-  means: [
-    [-2, 0],
-    [2, 1],
-    [0, -2.5],
-  ],
-  stds: [0.3, 0.5, 0.2],
-};
+const GMM = fixture.gmm;
 
 const host = (t: tf.Tensor) => Float64Array.from(t.dataSync());
 

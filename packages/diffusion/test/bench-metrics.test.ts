@@ -5,6 +5,7 @@ import {
   classify,
   componentFrechet,
   componentFrechetStdErr,
+  FIXTURE_MIXTURE,
   frechetDistance,
   nfeToReach,
   perSampleDistance,
@@ -13,15 +14,7 @@ import {
 } from '../bench/metrics.js';
 import type { GaussianMixtureSpec } from '../src/index.js';
 
-const MIX: GaussianMixtureSpec = {
-  weights: [0.5, 0.3, 0.2],
-  means: [
-    [-2, 0],
-    [2, 1],
-    [0, -2.5],
-  ],
-  stds: [0.3, 0.5, 0.2],
-};
+const MIX: GaussianMixtureSpec = FIXTURE_MIXTURE;
 
 function randomSpd(d: number, seed: number): Float64Array {
   const a = createRng(seed).normalData(d * d);

@@ -6,20 +6,13 @@ import {
   bootstrapStdErr,
   classify,
   componentFrechetExact,
+  FIXTURE_MIXTURE,
   mixtureMoments,
   plateauNfe,
 } from '../bench/metrics.js';
 import { type GaussianMixtureSpec, gaussianMixture } from '../src/index.js';
 
-const MIX: GaussianMixtureSpec = {
-  weights: [0.5, 0.3, 0.2],
-  means: [
-    [-2, 0],
-    [2, 1],
-    [0, -2.5],
-  ],
-  stds: [0.3, 0.5, 0.2],
-};
+const MIX: GaussianMixtureSpec = FIXTURE_MIXTURE;
 
 /** n exact draws of MIX (host, float64) with their true components. */
 function draw(n: number, seed: number): { x: Float64Array; comp: Int32Array } {
