@@ -236,7 +236,7 @@ const mambaDecode = defineSuite({
         },
         variants: [
           { name: `${L} × step() (tfjs ops)`, work, run: () => decode('composite') },
-          { name: `${L} × step() (host loops)`, work, run: () => decode('fused') },
+          { name: `${L} × step() (host arrays, SIMD matmuls)`, work, run: () => decode('fused') },
           { name: 'forward (L tokens at once)', work, run: () => tf.dispose(model!.forward(x!)) },
         ],
       };
