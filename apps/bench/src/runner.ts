@@ -1,6 +1,8 @@
 /**
  * The timing harness: for each case, warm every variant up, then take samples alternately (A, B, A, B, ...)
- * until each variant has at least `minSamples` samples and `minTime` of measured time (or `maxSamples`).
+ * until each variant has at least `minSamples` samples and `minTime` of measured time (or `maxSamples`, or the
+ * case has spent `caseBudget` of measured time in all: then a slow baseline does not keep sampling for the sake of
+ * a fast variant that needs many runs to fill its `minTime`).
  */
 import type { BenchCase, BenchSuite } from '@lab/tooling/bench';
 import { type Summary, pairedRatio, summarize } from './stats.js';
@@ -60,6 +62,7 @@ export async function runCase(suiteId: string, benchCase: BenchCase, options: Ru
   const minSamples = benchCase.samples ?? (options.quick ? 3 : 7);
   const maxSamples = options.quick ? 10 : 40;
   const minTime = options.quick ? 150 : 1500;
+  const caseBudget = options.quick ? 2_000 : 20_000;
   const result: CaseResult = { name: benchCase.name, params: benchCase.params ?? {}, variants: [], measures: {} };
   try {
     await benchCase.setup?.();
@@ -78,8 +81,10 @@ export async function runCase(suiteId: string, benchCase: BenchCase, options: Ru
     for (let s = 0; s < maxSamples; s++) {
       const active = live();
       if (active.length === 0) break;
+      const measured = active.map((i) => samples[i]!.reduce((a, b) => a + b, 0));
+      const spent = measured.reduce((a, b) => a + b, 0);
       const enough = active.every(
-        (i) => samples[i]!.length >= minSamples && samples[i]!.reduce((a, b) => a + b, 0) >= minTime,
+        (i, k) => samples[i]!.length >= minSamples && (measured[k]! >= minTime || spent >= caseBudget),
       );
       if (enough) break;
       // Alternate the order each round so neither variant always runs first.
