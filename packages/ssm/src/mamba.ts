@@ -19,6 +19,7 @@ import {
   ValueError,
 } from '@lab/tensor';
 import { selectiveScan, softplusStable } from './scan.js';
+import { ownVariable } from './variable.js';
 
 /** Sizes of a Mamba block (mamba_simple.Mamba arguments). */
 export interface MambaConfig {
@@ -118,22 +119,16 @@ export class Mamba {
     this.dConv = sizes.dConv;
     this.dInner = sizes.dInner;
     this.dtRank = sizes.dtRank;
-    // tf.variable shares the data of its initial value: dispose the initial tensor so nothing is left behind.
-    const v = (t: tf.Tensor) => {
-      const variable = tf.variable(t, true);
-      t.dispose();
-      return variable;
-    };
     const w = weights;
-    this.inProj = v(tf.tidy(() => tf.transpose(w['in_proj.weight']!)));
-    this.convWeight = v(tf.tidy(() => tf.reshape(w['conv1d.weight']!, [sizes.dInner, sizes.dConv])));
-    this.convBias = v(tf.clone(w['conv1d.bias']!));
-    this.xProj = v(tf.tidy(() => tf.transpose(w['x_proj.weight']!)));
-    this.dtProj = v(tf.tidy(() => tf.transpose(w['dt_proj.weight']!)));
-    this.dtBias = v(tf.tidy(() => tf.clone(w['dt_proj.bias']!)));
-    this.ALog = v(tf.tidy(() => tf.clone(w.A_log!)));
-    this.D = v(tf.tidy(() => tf.clone(w.D!)));
-    this.outProj = v(tf.tidy(() => tf.transpose(w['out_proj.weight']!)));
+    this.inProj = ownVariable(tf.tidy(() => tf.transpose(w['in_proj.weight']!)));
+    this.convWeight = ownVariable(tf.tidy(() => tf.reshape(w['conv1d.weight']!, [sizes.dInner, sizes.dConv])));
+    this.convBias = ownVariable(tf.clone(w['conv1d.bias']!));
+    this.xProj = ownVariable(tf.tidy(() => tf.transpose(w['x_proj.weight']!)));
+    this.dtProj = ownVariable(tf.tidy(() => tf.transpose(w['dt_proj.weight']!)));
+    this.dtBias = ownVariable(tf.tidy(() => tf.clone(w['dt_proj.bias']!)));
+    this.ALog = ownVariable(tf.tidy(() => tf.clone(w.A_log!)));
+    this.D = ownVariable(tf.tidy(() => tf.clone(w.D!)));
+    this.outProj = ownVariable(tf.tidy(() => tf.transpose(w['out_proj.weight']!)));
   }
 
   /**

@@ -22,6 +22,7 @@ import { causalConv } from './fft.js';
 import { glu1x1Output } from './s4d-layer.js';
 import { retargetCTilde, s4NplrLegSInit } from './nplr.js';
 import { type S4KernelParams, s4Kernel, s4NplrDenseHost, s4NplrDiscrete, s4NplrParamsToHost, solveRows } from './s4-kernel.js';
+import { ownVariable } from './variable.js';
 
 export interface S4Config {
   /** H, the number of channels. */
@@ -87,20 +88,15 @@ export class S4 {
     this.dModel = dModel;
     this.dState = dState;
     this.lMaxValue = lMax;
-    const v = (t: tf.Tensor) => {
-      const variable = tf.variable(t, true);
-      t.dispose();
-      return variable;
-    };
-    this.logDt = v(params.logDt!);
-    this.logLambdaReal = v(params.logLambdaReal!);
-    this.LambdaImag = v(params.LambdaImag!);
-    this.P = v(params.P!);
-    this.B = v(params.B!);
-    this.C = v(params.C!);
-    this.D = v(params.D!);
-    this.outWeight = v(params.outWeight!);
-    this.outBias = v(params.outBias!);
+    this.logDt = ownVariable(params.logDt!);
+    this.logLambdaReal = ownVariable(params.logLambdaReal!);
+    this.LambdaImag = ownVariable(params.LambdaImag!);
+    this.P = ownVariable(params.P!);
+    this.B = ownVariable(params.B!);
+    this.C = ownVariable(params.C!);
+    this.D = ownVariable(params.D!);
+    this.outWeight = ownVariable(params.outWeight!);
+    this.outBias = ownVariable(params.outBias!);
   }
 
   /**

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertKnownOptions, assertOneOf, assertPositiveInteger, assertRank, assertShape, type Rng, ShapeError } from '@lab/tensor';
 import { causalConv } from './fft.js';
 import { type S4DInit, s4dInitA, s4dKernel } from './s4d.js';
+import { ownVariable } from './variable.js';
 
 export interface S4DConfig {
   /** H, the number of channels. */
@@ -58,19 +59,13 @@ export class S4D {
   private constructor(dModel: number, dState: number, params: Record<string, tf.Tensor>) {
     this.dModel = dModel;
     this.dState = dState;
-    // tf.variable shares the data of its initial value: dispose the initial tensor so nothing is left behind.
-    const v = (t: tf.Tensor) => {
-      const variable = tf.variable(t, true);
-      t.dispose();
-      return variable;
-    };
-    this.logDt = v(params.logDt!);
-    this.C = v(params.C!);
-    this.logAReal = v(params.logAReal!);
-    this.AImag = v(params.AImag!);
-    this.D = v(params.D!);
-    this.outWeight = v(params.outWeight!);
-    this.outBias = v(params.outBias!);
+    this.logDt = ownVariable(params.logDt!);
+    this.C = ownVariable(params.C!);
+    this.logAReal = ownVariable(params.logAReal!);
+    this.AImag = ownVariable(params.AImag!);
+    this.D = ownVariable(params.D!);
+    this.outWeight = ownVariable(params.outWeight!);
+    this.outBias = ownVariable(params.outBias!);
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   ValueError,
 } from '@lab/tensor';
 import { Mamba, type MambaConfig, type MambaState } from './mamba.js';
+import { ownVariable } from './variable.js';
 
 /**
  * RMSNorm (Zhang & Sennrich 2019), as mamba's: x / sqrt(mean(x², −1) + eps) · weight.
@@ -51,15 +52,10 @@ export class MixerModel {
 
   private constructor(config: MixerModelConfig, embedding: tf.Tensor | null, layers: Mamba[], norms: tf.Tensor[], normF: tf.Tensor) {
     this.config = { ...config, normEpsilon: config.normEpsilon ?? 1e-5 };
-    const v = (t: tf.Tensor) => {
-      const variable = tf.variable(t, true);
-      t.dispose(); // the variable shares its data
-      return variable;
-    };
-    this.embedding = embedding ? v(embedding) : null;
+    this.embedding = embedding ? ownVariable(embedding) : null;
     this.layers = layers;
-    this.norms = norms.map(v);
-    this.normF = v(normF);
+    this.norms = norms.map((t) => ownVariable(t));
+    this.normF = ownVariable(normF);
   }
 
   private static check(fn: string, config: MixerModelConfig): MambaConfig {
