@@ -3,7 +3,7 @@
  * first bad label with its position when a count shows there is one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { argumentMessage, assertInteger, formatShape, ShapeError, ValueError } from '@lab/tensor';
+import { argumentMessage, assertInteger, formatShape, ShapeError, ValueError, wasmHeapView } from '@lab/tensor';
 import { labelCode } from './kernels/histogram.js';
 
 /** A label map: a tensor (int32, float32 with integer values, or bool), a typed array or a plain array. */
@@ -42,29 +42,6 @@ function describe(x: unknown): string {
   return typeof x === 'object' ? Object.prototype.toString.call(x) : `${typeof x} ${String(x)}`;
 }
 
-interface WasmBackendInternals {
-  dataIdMap?: { get(dataId: object): { memoryOffset?: number } | undefined };
-  wasm?: { HEAPU8?: Uint8Array };
-}
-
-/**
- * A zero-copy view of a tensor held by tfjs-backend-wasm (its `dataSync()` copies through a slow path, about
- * 0.3 GB/s here). Only valid until the next tfjs call; undefined when the backend's layout is not the expected one.
- */
-function wasmBackendView(t: tf.Tensor): ArrayLike<number> | undefined {
-  if (t.size === 0 || tf.getBackend() !== 'wasm') return undefined;
-  const backend = tf.backend() as unknown as WasmBackendInternals;
-  const info = backend.dataIdMap?.get(t.dataId);
-  const heap = backend.wasm?.HEAPU8;
-  if (!info || typeof info.memoryOffset !== 'number' || !(heap instanceof Uint8Array)) return undefined;
-  const bytes = t.dtype === 'bool' ? t.size : 4 * t.size;
-  if (info.memoryOffset <= 0 || info.memoryOffset + bytes > heap.byteLength) return undefined;
-  if (t.dtype === 'int32') return new Int32Array(heap.buffer, info.memoryOffset, t.size);
-  if (t.dtype === 'float32') return new Float32Array(heap.buffer, info.memoryOffset, t.size);
-  if (t.dtype === 'bool') return new Uint8Array(heap.buffer, info.memoryOffset, t.size);
-  return undefined;
-}
-
 /**
  * Reads a label map once: a tensor's data (no copy on the cpu and wasm backends; one download elsewhere), or the array
  * itself. `shape` (optional, for arrays) must have as many elements as the array.
@@ -83,7 +60,7 @@ export function readLabels(
       );
     }
     return {
-      data: wasmBackendView(input) ?? (input.dataSync() as ArrayLike<number>),
+      data: wasmHeapView(input) ?? (input.dataSync() as ArrayLike<number>),
       shape: input.shape.slice(),
     };
   }

@@ -29,6 +29,7 @@ export {
 export { matmulFallback, matmulHost, matmulWasm, transposeHost } from './kernels/matmul.js';
 export { type MatmulOptions, matmul } from './matmul.js';
 export {
+  borrowHost,
   type CallOptions,
   defineOp,
   type FusedBackend,
@@ -42,6 +43,7 @@ export {
   type Op,
   type OpDefinition,
   toHost,
+  wasmHeapView,
 } from './op.js';
 export { createRng, deterministicCosSin2Pi, deterministicLog, philox4x32, Rng } from './rng.js';
 export * as testing from './testing.js';

@@ -25,6 +25,11 @@ import { ValueError } from './errors.js';
 export interface HostTensor {
   readonly data: Float32Array;
   readonly shape: readonly number[];
+  /**
+   * True when `data` is a view that stays valid only until the next kernel or tfjs call (a kernel module's
+   * memory, or the wasm backend's heap): {@link fromHost} then copies it where the backend would keep the array.
+   */
+  readonly borrowed?: boolean;
 }
 
 /** Reads a tensor to the host as float32 (a copy where the backend holds the data elsewhere). */
@@ -36,9 +41,47 @@ export function toHost(tensor: tf.Tensor): HostTensor {
   };
 }
 
-/** Uploads a host array as a float32 tensor (the array is handed to the backend: do not reuse it). */
+interface WasmBackendInternals {
+  dataIdMap?: { get(dataId: object): { memoryOffset?: number } | undefined };
+  wasm?: { HEAPU8?: Uint8Array };
+}
+
+/**
+ * A view of a tensor's data in tfjs-backend-wasm's heap, with no copy (its `dataSync()` slices the heap into a
+ * fresh buffer, which costs more than the copy itself for large tensors). Valid only until the next tfjs call,
+ * which may grow the heap; never write to it. Undefined on other backends, for strings and empty tensors, or
+ * when the backend's layout is not the expected one.
+ */
+export function wasmHeapView(tensor: tf.Tensor): Float32Array | Int32Array | Uint8Array | undefined {
+  if (tensor.size === 0 || activeBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as unknown as WasmBackendInternals;
+  const info = backend.dataIdMap?.get(tensor.dataId);
+  const heap = backend.wasm?.HEAPU8;
+  if (!info || typeof info.memoryOffset !== 'number' || !(heap instanceof Uint8Array)) return undefined;
+  const bytes = tensor.dtype === 'bool' ? tensor.size : 4 * tensor.size;
+  if (info.memoryOffset <= 0 || info.memoryOffset + bytes > heap.byteLength) return undefined;
+  if (tensor.dtype === 'float32') return new Float32Array(heap.buffer, info.memoryOffset, tensor.size);
+  if (tensor.dtype === 'int32') return new Int32Array(heap.buffer, info.memoryOffset, tensor.size);
+  if (tensor.dtype === 'bool') return new Uint8Array(heap.buffer, info.memoryOffset, tensor.size);
+  return undefined;
+}
+
+/**
+ * Reads a float32 tensor to the host for immediate use: a view of the wasm backend's heap ({@link wasmHeapView},
+ * marked borrowed), else {@link toHost}. Read it before any tfjs call and never write to it.
+ */
+export function borrowHost(tensor: tf.Tensor): HostTensor {
+  const view = tensor.dtype === 'float32' ? wasmHeapView(tensor) : undefined;
+  return view ? { data: view as Float32Array, shape: tensor.shape, borrowed: true } : toHost(tensor);
+}
+
+/**
+ * Uploads a host array as a float32 tensor. An owned array is handed to the backend (do not reuse it); a
+ * borrowed one is copied, by the wasm backend itself (which copies every upload into its heap) or here.
+ */
 export function fromHost(host: HostTensor): tf.Tensor {
-  return tf.tensor(host.data, [...host.shape], 'float32');
+  const data = host.borrowed && activeBackend() !== 'wasm' ? host.data.slice() : host.data;
+  return tf.tensor(data, [...host.shape], 'float32');
 }
 
 /** Which implementation to run: the fused kernel where the backend allows it, or the composite reference. */
@@ -58,6 +101,11 @@ export interface FusedKernel<I extends readonly tf.Tensor[], A> {
    * returned beside it without gradient (an attention's logsumexp). `saved` are kept for the gradient.
    */
   forward(inputs: HostInputs<I>, attrs: A): { outputs: HostTensor[]; saved?: HostTensor[] };
+  /**
+   * Pass the inputs as {@link borrowHost} views (no copy on the wasm backend). Only for forwards that read
+   * their inputs before any tfjs call and keep no reference to them: the views die with the next tfjs call.
+   */
+  readonly borrowInputs?: boolean;
 }
 
 /** What a gradient function receives. */
@@ -132,7 +180,8 @@ export function defineOp<I extends readonly tf.Tensor[], A>(definition: OpDefini
       const out = definition.composite(inputs, attrs);
       return Array.isArray(out) ? out : [out];
     }
-    const result = definition.fused!.forward(inputs.map(toHost) as unknown as HostInputs<I>, attrs);
+    const fused = definition.fused!;
+    const result = fused.forward(inputs.map(fused.borrowInputs ? borrowHost : toHost) as unknown as HostInputs<I>, attrs);
     const [primary, ...extra] = result.outputs;
     if (!primary) throw new ValueError(`${definition.name}: the fused kernel returned no output`);
     const gradient = definition.gradient;

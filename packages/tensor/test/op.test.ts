@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng, defineOp, type HostTensor, type OpDefinition, testing, ValueError } from '../src/index.js';
+import {
+  borrowHost,
+  createRng,
+  defineOp,
+  fromHost,
+  type HostTensor,
+  type OpDefinition,
+  testing,
+  ValueError,
+  wasmHeapView,
+} from '../src/index.js';
 import { useBackend } from './backend.js';
 
 // softplus with a fused host kernel, a second (non-differentiable) output, and a 'recompute' gradient.
@@ -126,5 +136,60 @@ describe.each(['cpu', 'wasm'] as const)('defineOp on %s', (backend) => {
     const x = tf.ones([2]);
     expect(() => tf.grad((v: tf.Tensor) => tf.sum(frozen([v], {})[0]!))(x)).toThrow('test.frozen is not differentiable');
     x.dispose();
+  });
+  it('borrowHost views the wasm heap without a copy (elsewhere it reads as toHost does)', () => {
+    const x = createRng(3).normal([3, 4]);
+    const view = wasmHeapView(x);
+    const host = borrowHost(x);
+    expect(Array.from(host.data)).toEqual(Array.from(x.dataSync()));
+    expect(host.shape).toEqual([3, 4]);
+    if (backend === 'wasm') {
+      expect(view).toBeInstanceOf(Float32Array);
+      expect(host.borrowed).toBe(true);
+      // A view, not a copy: it shares the backend's buffer.
+      const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;
+      expect(host.data.buffer).toBe(heap.buffer);
+    } else {
+      expect(view).toBeUndefined();
+      expect(host.borrowed).toBeUndefined();
+    }
+    const empty = tf.zeros([0]);
+    expect(wasmHeapView(empty)).toBeUndefined();
+    tf.dispose([x, empty]);
+  });
+
+  it('fromHost copies a borrowed array: overwriting it afterwards leaves the tensor as it was', () => {
+    const scratch = new Float32Array([1, 2, 3, 4]);
+    const t = fromHost({ data: scratch, shape: [2, 2], borrowed: true });
+    scratch.fill(-7);
+    expect(Array.from(t.dataSync())).toEqual([1, 2, 3, 4]);
+    t.dispose();
+  });
+
+  it('an op with borrowInputs reads its inputs as views and returns a borrowed output correctly', () => {
+    const scratch = new Float32Array(64);
+    const twice = defineOp<[tf.Tensor, tf.Tensor], object>({
+      name: 'test.twiceSum',
+      validate: null,
+      composite: ([a, b]) => tf.mul(tf.add(a, b), 2),
+      fused: {
+        backends: ['cpu', 'wasm'],
+        borrowInputs: true,
+        forward: ([a, b]) => {
+          for (let i = 0; i < a.data.length; i++) scratch[i] = 2 * (a.data[i]! + b.data[i]!);
+          return { outputs: [{ data: scratch.subarray(0, a.data.length), shape: a.shape, borrowed: true }] };
+        },
+      },
+      gradient: 'recompute',
+    });
+    const a = createRng(4).normal([2, 5]);
+    const b = createRng(5).normal([2, 5]);
+    const [y] = twice([a, b], {});
+    scratch.fill(0); // the next call would reuse it
+    const [ref] = twice([a, b], {}, { impl: 'composite' });
+    expect(testing.relativeError(y!.dataSync(), ref!.dataSync())).toBeLessThan(1e-7);
+    const [ga] = tf.grads((p: tf.Tensor) => tf.sum(twice([p, b], {})[0]!))([a]);
+    expect(Array.from(ga!.dataSync())).toEqual(new Array(10).fill(2));
+    tf.dispose([a, b, y!, ref!, ga!]);
   });
 });
