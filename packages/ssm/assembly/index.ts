@@ -119,14 +119,23 @@ export function scan_fwd_scratch_bytes(L: i32): i32 {
 }
 
 /**
+ * Markers for the decays' range handling: `Clamped` clamps x to [−125, 127.49] first; `Unclamped` skips the two
+ * clamps (a fifth of the exponential's cost) for rows that rowInRange has checked to need none. Both give the
+ * same bits wherever the clamps do nothing.
+ */
+type Clamped = i32;
+type Unclamped = u32;
+
+/**
  * 2^x on four lanes for the decays: x = k + r with k = round(x) (the 1.5·2²³ + 127 trick leaves k + 127 in the
  * low mantissa bits, so one shift makes 2^k), |r| ≤ ½, and a degree-5 minimax polynomial for 2^r fitted here
- * (relative error 2.3e-7 in float32 over the whole range). x is clamped to [−125, 127.49] so that 2^k stays a
- * normal float: results below 2^−125 come out as 2^−125, which multiplies a state by nothing visible.
+ * (relative error 2.3e-7 in float32 over the whole range). With `Clamped`, x is clamped to [−125, 127.49] so
+ * that 2^k stays a normal float: results below 2^−125 come out as 2^−125, which multiplies a state by nothing
+ * visible.
  */
 @inline
-function exp2d(x: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, one: v128): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, lo), hi);
+function exp2d<R>(x: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, one: v128): v128 {
+  if (isSigned<R>()) x = f32x4.pmin(f32x4.pmax(x, lo), hi);
   const km = f32x4.add(x, mag);
   const r = f32x4.sub(x, f32x4.sub(km, mag));
   let p = f32x4.add(f32x4.mul(q5, r), q4);
@@ -137,10 +146,36 @@ function exp2d(x: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v
   return f32x4.mul(p, i32x4.shl(km, 23));
 }
 
+/** Range of the Δ row last written by prepareDelta (f32 min and max propagate NaN). */
+let deltaMin: f32 = 0;
+let deltaMax: f32 = 0;
+
+/**
+ * Whether every Δ_t a'_n of a row lies in [−125, 126], so that its decays need no clamping: checked on the four
+ * products of the extremes of Δ (from prepareDelta) and of the row's a' (Np values at a). NaN or infinite
+ * values fail the test and keep the clamped path.
+ */
+function rowInRange(a: usize, Np: i32): bool {
+  let lo = v128.load(a);
+  let hi = lo;
+  for (let g = 4; g < Np; g += 4) {
+    const v = v128.load(a + (<usize>g << 2));
+    lo = f32x4.min(lo, v);
+    hi = f32x4.max(hi, v);
+  }
+  const aMin = min(min(f32x4.extract_lane(lo, 0), f32x4.extract_lane(lo, 1)), min(f32x4.extract_lane(lo, 2), f32x4.extract_lane(lo, 3)));
+  const aMax = max(max(f32x4.extract_lane(hi, 0), f32x4.extract_lane(hi, 1)), max(f32x4.extract_lane(hi, 2), f32x4.extract_lane(hi, 3)));
+  const p0 = deltaMin * aMin;
+  const p1 = deltaMin * aMax;
+  const p2 = deltaMax * aMin;
+  const p3 = deltaMax * aMax;
+  return min(min(p0, p1), min(p2, p3)) >= -125 && max(max(p0, p1), max(p2, p3)) <= 126;
+}
+
 /** One state vector's update: h ← 2^(Δ·a') h + Δu·b (a' = a·log₂e, prepared by the host). */
 @inline
-function stateStep(dv: v128, du: v128, a: v128, h: v128, b: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, one: v128): v128 {
-  return f32x4.add(f32x4.mul(exp2d(f32x4.mul(dv, a), lo, hi, mag, q1, q2, q3, q4, q5, one), h), f32x4.mul(du, b));
+function stateStep<R>(dv: v128, du: v128, a: v128, h: v128, b: v128, lo: v128, hi: v128, mag: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, one: v128): v128 {
+  return f32x4.add(f32x4.mul(exp2d<R>(f32x4.mul(dv, a), lo, hi, mag, q1, q2, q3, q4, q5, one), h), f32x4.mul(du, b));
 }
 
 /** The first n (1..3) floats at p as a vector, zeros after. */
@@ -160,34 +195,71 @@ function storePartial(p: usize, v: v128, n: i32): void {
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-/** Δ_t = softplus(delta_t + bias) (softplus optional) of one row into dvRow (L rounded up to whole vectors). */
+/**
+ * Δ_t = softplus(delta_t + bias) (softplus optional) of one row into dvRow (L rounded up to whole vectors), and
+ * its range into deltaMin, deltaMax (the padding lanes of a partial last vector count too, which only widens it).
+ * The range uses pmin/pmax, one instruction each (wasm's NaN-propagating min/max take eight, in a chain that
+ * tripled this loop's time); NaN lanes are skipped, which is harmless: a NaN Δ gives NaN decays on both paths.
+ * Whole vectors first and the partial one after, so that the main loop has no per-vector test.
+ */
 function prepareDelta(dRow: usize, biasValue: f32, softplus: bool, dvRow: usize, L: i32): void {
-  const L4 = L & ~3;
+  const end = dRow + (<usize>(L & ~3) << 2);
   const biasv = f32x4.splat(biasValue);
-  for (let t = 0; t < L; t += 4) {
-    const tb = <usize>t << 2;
-    let v = f32x4.add(t < L4 ? v128.load(dRow + tb) : loadPartial(dRow + tb, L - L4), biasv);
-    if (softplus) v = softplusv(v);
-    v128.store(dvRow + tb, v);
+  let lo = f32x4.splat(Infinity);
+  let hi = f32x4.splat(-Infinity);
+  let src = dRow;
+  let dst = dvRow;
+  if (softplus) {
+    for (; src < end; src += 16, dst += 16) {
+      const v = softplusv(f32x4.add(v128.load(src), biasv));
+      v128.store(dst, v);
+      lo = f32x4.pmin(lo, v);
+      hi = f32x4.pmax(hi, v);
+    }
+  } else {
+    for (; src < end; src += 16, dst += 16) {
+      const v = f32x4.add(v128.load(src), biasv);
+      v128.store(dst, v);
+      lo = f32x4.pmin(lo, v);
+      hi = f32x4.pmax(hi, v);
+    }
   }
+  const tail = L & 3;
+  if (tail) {
+    let v = f32x4.add(loadPartial(src, tail), biasv);
+    if (softplus) v = softplusv(v);
+    v128.store(dst, v);
+    lo = f32x4.pmin(lo, v);
+    hi = f32x4.pmax(hi, v);
+  }
+  deltaMin = min(min(f32x4.extract_lane(lo, 0), f32x4.extract_lane(lo, 1)), min(f32x4.extract_lane(lo, 2), f32x4.extract_lane(lo, 3)));
+  deltaMax = max(max(f32x4.extract_lane(hi, 0), f32x4.extract_lane(hi, 1)), max(f32x4.extract_lane(hi, 2), f32x4.extract_lane(hi, 3)));
 }
 
-/** out_t = (y_t + D u_t) · silu(z_t) for one row. */
+/** out_t = (y_t + D u_t) · silu(z_t) for one row: whole vectors, then the partial one. */
 function finishRow(yRow: usize, uRow: usize, zRow: usize, oRow: usize, skipValue: f32, hasZ: bool, L: i32): void {
   const L4 = L & ~3;
   const tail = L - L4;
   const skip = f32x4.splat(skipValue);
-  for (let t = 0; t < L; t += 4) {
-    const tb = <usize>t << 2;
-    const full = t < L4;
-    const uv = full ? v128.load(uRow + tb) : loadPartial(uRow + tb, tail);
-    let y = f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, uv));
+  const end = <usize>L4 << 2;
+  if (hasZ) {
+    for (let tb: usize = 0; tb < end; tb += 16) {
+      const zv = v128.load(zRow + tb);
+      const y = f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, v128.load(uRow + tb)));
+      v128.store(oRow + tb, f32x4.mul(y, f32x4.mul(zv, sigmoidv(zv))));
+    }
+  } else {
+    for (let tb: usize = 0; tb < end; tb += 16) {
+      v128.store(oRow + tb, f32x4.add(v128.load(yRow + tb), f32x4.mul(skip, v128.load(uRow + tb))));
+    }
+  }
+  if (tail) {
+    let y = f32x4.add(v128.load(yRow + end), f32x4.mul(skip, loadPartial(uRow + end, tail)));
     if (hasZ) {
-      const zv = full ? v128.load(zRow + tb) : loadPartial(zRow + tb, tail);
+      const zv = loadPartial(zRow + end, tail);
       y = f32x4.mul(y, f32x4.mul(zv, sigmoidv(zv)));
     }
-    if (full) v128.store(oRow + tb, y);
-    else storePartial(oRow + tb, y, tail);
+    storePartial(oRow + end, y, tail);
   }
 }
 
@@ -203,7 +275,7 @@ function lanesSum(v: v128): f32 {
  * holds the initial state on entry and the last on return. With `trace` ≠ 0 (the backward's recomputation) h_t
  * is also stored at trace + t·npBytes and the decays at decays + t·npBytes.
  */
-function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, trace: usize, decays: usize, npBytes: usize): void {
+function scanGroup<R>(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, trace: usize, decays: usize, npBytes: usize): void {
   const lo = X2_LO;
   const hi = X2_HI;
   const mag = X2_MAGIC;
@@ -226,10 +298,10 @@ function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bS
     const dt = load<f32>(dvRow + tb);
     const dv = f32x4.splat(dt);
     const du = f32x4.splat(dt * load<f32>(uRow + tb));
-    const e0 = exp2d(f32x4.mul(dv, a0), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const e1 = exp2d(f32x4.mul(dv, a1), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const e2 = exp2d(f32x4.mul(dv, a2), lo, hi, mag, q1, q2, q3, q4, q5, one);
-    const e3 = exp2d(f32x4.mul(dv, a3), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e0 = exp2d<R>(f32x4.mul(dv, a0), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e1 = exp2d<R>(f32x4.mul(dv, a1), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e2 = exp2d<R>(f32x4.mul(dv, a2), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e3 = exp2d<R>(f32x4.mul(dv, a3), lo, hi, mag, q1, q2, q3, q4, q5, one);
     h0 = f32x4.add(f32x4.mul(e0, h0), f32x4.mul(du, v128.load(bp)));
     h1 = f32x4.add(f32x4.mul(e1, h1), f32x4.mul(du, v128.load(bp, 16)));
     h2 = f32x4.add(f32x4.mul(e2, h2), f32x4.mul(du, v128.load(bp, 32)));
@@ -265,7 +337,7 @@ function scanGroup(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bS
  * decay chains per step instead of four, and b, c loaded once. The second row's Δ, u, a, h and y follow the
  * first's at the given strides. Accumulates into y (zeroed by the caller).
  */
-function scanGroupPair(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, cp: usize, yRow: usize, vecStride: usize, rowStride: usize, npStride: usize, L: i32): void {
+function scanGroupPair<R>(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, cp: usize, yRow: usize, vecStride: usize, rowStride: usize, npStride: usize, L: i32): void {
   const lo = X2_LO;
   const hi = X2_HI;
   const mag = X2_MAGIC;
@@ -308,14 +380,14 @@ function scanGroupPair(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize
     const bv1 = v128.load(bp, 16);
     const bv2 = v128.load(bp, 32);
     const bv3 = v128.load(bp, 48);
-    h0 = stateStep(dv, du, a0, h0, bv0, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    g0 = stateStep(ev, eu, e0, g0, bv0, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h1 = stateStep(dv, du, a1, h1, bv1, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    g1 = stateStep(ev, eu, e1, g1, bv1, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h2 = stateStep(dv, du, a2, h2, bv2, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    g2 = stateStep(ev, eu, e2, g2, bv2, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    h3 = stateStep(dv, du, a3, h3, bv3, lo, hi, mag, q1, q2, q3, q4, q5, one);
-    g3 = stateStep(ev, eu, e3, g3, bv3, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h0 = stateStep<R>(dv, du, a0, h0, bv0, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g0 = stateStep<R>(ev, eu, e0, g0, bv0, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h1 = stateStep<R>(dv, du, a1, h1, bv1, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g1 = stateStep<R>(ev, eu, e1, g1, bv1, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h2 = stateStep<R>(dv, du, a2, h2, bv2, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g2 = stateStep<R>(ev, eu, e2, g2, bv2, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    h3 = stateStep<R>(dv, du, a3, h3, bv3, lo, hi, mag, q1, q2, q3, q4, q5, one);
+    g3 = stateStep<R>(ev, eu, e3, g3, bv3, lo, hi, mag, q1, q2, q3, q4, q5, one);
     const cv0 = v128.load(cp);
     const cv1 = v128.load(cp, 16);
     const cv2 = v128.load(cp, 32);
@@ -344,7 +416,7 @@ function scanGroupPair(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize
 }
 
 /** scanGroup for one state vector (4 states): the states left after the groups of 16. */
-function scanVector(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, trace: usize, decays: usize, npBytes: usize): void {
+function scanVector<R>(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, bStep: usize, cp: usize, cStep: usize, yRow: usize, L: i32, trace: usize, decays: usize, npBytes: usize): void {
   const lo = X2_LO;
   const hi = X2_HI;
   const mag = X2_MAGIC;
@@ -359,7 +431,7 @@ function scanVector(dvRow: usize, uRow: usize, a: usize, hp: usize, bp: usize, b
   for (let t = 0; t < L; t++) {
     const tb = <usize>t << 2;
     const dt = load<f32>(dvRow + tb);
-    const e = exp2d(f32x4.mul(f32x4.splat(dt), av), lo, hi, mag, q1, q2, q3, q4, q5, one);
+    const e = exp2d<R>(f32x4.mul(f32x4.splat(dt), av), lo, hi, mag, q1, q2, q3, q4, q5, one);
     h = f32x4.add(f32x4.mul(e, h), f32x4.mul(f32x4.splat(dt * load<f32>(uRow + tb)), v128.load(bp)));
     if (trace) {
       v128.store(decays + <usize>t * npBytes, e);
@@ -430,11 +502,16 @@ export function scan_fwd(
     const dv1 = base + rowVec;
     const y0 = base + 2 * rowVec;
     const y1 = base + 3 * rowVec;
+    const a0 = A2 + <usize>d * npBytes;
     prepareDelta(delta + off, load<f32>(bias + (<usize>d << 2)), softplus, dv0, L);
-    if (two) prepareDelta(delta + off + rowBytes, load<f32>(bias + (<usize>d << 2), 4), softplus, dv1, L);
+    const free0 = rowInRange(a0, Np);
+    let free1 = true;
+    if (two) {
+      prepareDelta(delta + off + rowBytes, load<f32>(bias + (<usize>d << 2), 4), softplus, dv1, L);
+      free1 = rowInRange(a0 + npBytes, Np);
+    }
     const u0 = u + off;
     const u1 = u0 + rowBytes;
-    const a0 = A2 + <usize>d * npBytes;
     const h0 = state + <usize>row * npBytes;
     const bVar = B + <usize>b * <usize>L * npBytes;
     const cVar = C + <usize>b * <usize>L * npBytes;
@@ -446,18 +523,27 @@ export function scan_fwd(
     let g = 0;
     if (two && varB && varC && Np == 16) {
       // The common Mamba shape (N = 16, input-dependent B and C): both rows' 16 states at once.
-      scanGroupPair(dv0, u0, a0, h0, bVar, cVar, y0, rowVec, rowBytes, npBytes, L);
+      if (free0 && free1) scanGroupPair<Unclamped>(dv0, u0, a0, h0, bVar, cVar, y0, rowVec, rowBytes, npBytes, L);
+      else scanGroupPair<Clamped>(dv0, u0, a0, h0, bVar, cVar, y0, rowVec, rowBytes, npBytes, L);
       g = 16;
     }
     for (; g + 16 <= Np; g += 16) {
       const go = <usize>g << 2;
-      scanGroup(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
-      if (two) scanGroup(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
+      if (free0) scanGroup<Unclamped>(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
+      else scanGroup<Clamped>(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
+      if (two) {
+        if (free1) scanGroup<Unclamped>(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
+        else scanGroup<Clamped>(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
+      }
     }
     for (; g < Np; g += 4) {
       const go = <usize>g << 2;
-      scanVector(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
-      if (two) scanVector(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
+      if (free0) scanVector<Unclamped>(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
+      else scanVector<Clamped>(dv0, u0, a0 + go, h0 + go, b0 + go, bStep, c0 + go, cStep, y0, L, 0, 0, npBytes);
+      if (two) {
+        if (free1) scanVector<Unclamped>(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
+        else scanVector<Clamped>(dv1, u1, a0 + npBytes + go, h0 + npBytes + go, b1 + go, bStep, c1 + go, cStep, y1, L, 0, 0, npBytes);
+      }
     }
     finishRow(y0, u0, z + off, out + off, load<f32>(Dv + (<usize>d << 2)), hasZ, L);
     if (two) finishRow(y1, u1, z + off + rowBytes, out + off + rowBytes, load<f32>(Dv + (<usize>d << 2), 4), hasZ, L);
@@ -715,6 +801,7 @@ export function scan_bwd(
     prepareDelta(delta + off, biasValue, softplus, dvRow, L);
     const aRow = A + <usize>d * npBytes;
     const a2Row = A2 + <usize>d * npBytes;
+    const free = rowInRange(a2Row, Np);
     const bRow = varB ? B + <usize>b * <usize>L * npBytes : B + <usize>d * npBytes;
     const cRow = varC ? C + <usize>b * <usize>L * npBytes : C + <usize>d * npBytes;
     const dBrow = varB ? dBmine + <usize>b * <usize>L * npBytes : dB + <usize>row * npBytes;
@@ -732,11 +819,13 @@ export function scan_bwd(
     let g = 0;
     for (; g + 16 <= Np; g += 16) {
       const go = <usize>g << 2;
-      scanGroup(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
+      if (free) scanGroup<Unclamped>(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
+      else scanGroup<Clamped>(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
     }
     for (; g < Np; g += 4) {
       const go = <usize>g << 2;
-      scanVector(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
+      if (free) scanVector<Unclamped>(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
+      else scanVector<Clamped>(dvRow, uRow, a2Row + go, work + go, bRow + go, bStep, cRow + go, cStep, yRow, L, hs + npBytes + go, dec + go, npBytes);
     }
 
     // dy = dout · silu(z), dz = dout · (y + D u) · silu'(z), dD = Σ dy u. ddelta and du rows start at 0 and

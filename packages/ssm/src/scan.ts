@@ -11,6 +11,7 @@ import {
   assertShape,
   type CallOptions,
   defineOp,
+  borrowHost,
   fromHost,
   type HostTensor,
   ShapeError,
@@ -141,32 +142,35 @@ const scanOp = defineOp<tf.Tensor[], ScanAttrs>({
   composite: scanComposite,
   fused: {
     backends: ['cpu', 'wasm'],
+    borrowInputs: true, // read into the kernel's memory at once, no tfjs call in between
     forward: (inputs, attrs) => {
       const x = unpack(inputs, attrs);
       const flags = flagsOf(x.u.shape, x.A.shape, attrs);
-      const { out, lastState } = scanForwardHost(hostInputs(x), flags);
+      const { out, lastState, borrowed } = scanForwardHost(hostInputs(x), flags);
       return {
         outputs: [
-          { data: out, shape: x.u.shape },
+          { data: out, shape: x.u.shape, borrowed },
           { data: lastState, shape: [flags.batch, flags.dim, flags.dState] },
         ],
       };
     },
   },
   gradient: (dy, { inputs, attrs }) => {
-    const host = inputs.map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape }));
+    // Views of the inputs where the backend allows: scanBackwardHost reads them before any tfjs call.
+    const host = inputs.map(borrowHost);
     const x = unpack(host, attrs);
     const flags = flagsOf(x.u.shape, x.A.shape, attrs);
-    const g = scanBackwardHost(hostInputs(x), dy.dataSync() as Float32Array, flags);
+    const g = scanBackwardHost(hostInputs(x), borrowHost(dy).data, flags);
+    const { borrowed } = g;
     const grads: tf.Tensor[] = [
-      fromHost({ data: g.u, shape: x.u.shape }),
-      fromHost({ data: g.delta, shape: x.delta.shape }),
+      fromHost({ data: g.u, shape: x.u.shape, borrowed }),
+      fromHost({ data: g.delta, shape: x.delta.shape, borrowed }),
       fromHost({ data: g.A, shape: x.A.shape }),
       fromHost({ data: g.B, shape: x.B.shape }),
       fromHost({ data: g.C, shape: x.C.shape }),
     ];
     if (x.D) grads.push(fromHost({ data: g.D!, shape: x.D.shape }));
-    if (x.z) grads.push(fromHost({ data: g.z!, shape: x.z.shape }));
+    if (x.z) grads.push(fromHost({ data: g.z!, shape: x.z.shape, borrowed }));
     if (x.deltaBias) grads.push(fromHost({ data: g.deltaBias!, shape: x.deltaBias.shape }));
     if (x.initialState) grads.push(fromHost({ data: g.initialState!, shape: x.initialState.shape }));
     return grads;

@@ -155,6 +155,44 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     });
   });
 
+  // The fused kernels skip the decays' clamps on rows whose Δ·A range they have checked (rowInRange). A pair of
+  // rows with one row far out of range takes the clamped path for both; in-range rows with positive Δ·A (no
+  // softplus, negative Δ) take the unclamped one; a NaN in Δ must spread as in the reference on either path.
+  it('decays out of the unclamped range, positive Δ·A and NaN Δ: fused equals the composite', () => {
+    tf.tidy(() => {
+      const [batch, dim, L, N] = [2, 4, 33, 16];
+      const rng = createRng(41);
+      const u = rng.normal([batch, dim, L]);
+      const B = rng.normal([batch, N, L]);
+      const C = rng.normal([batch, N, L]);
+      // Row (b, 0): Δ about 6 against A down to −30, so Δ·A·log₂e reaches −260 (decays below 2^−125).
+      // Row (b, 2): Δ slightly negative (no softplus), so Δ·A > 0: growing states, in range.
+      const rowScale = tf.tensor([6, 0.3, -0.02, 0.2], [1, dim, 1]);
+      const delta = tf.mul(tf.add(tf.abs(rng.normal([batch, dim, L])), 0.5), rowScale);
+      const A = tf.concat([tf.reshape(tf.mul(tf.neg(tf.range(1, N + 1)), 2), [1, N]), tf.neg(tf.exp(rng.normal([dim - 1, N])))]);
+      for (const [d, opts] of [
+        [delta, { returnLastState: true as const }],
+        [delta, { D: rng.normal([dim]), z: rng.normal([batch, dim, L]), returnLastState: true as const }],
+      ] as const) {
+        const ref = selectiveScan(u, d, A, B, C, { ...opts, impl: 'composite' });
+        const fused = selectiveScan(u, d, A, B, C, { ...opts, impl: 'fused' });
+        expect(testing.relativeError(fused.out.dataSync(), ref.out.dataSync())).toBeLessThan(1e-5);
+        expect(testing.relativeError(fused.lastState.dataSync(), ref.lastState.dataSync())).toBeLessThan(1e-5);
+      }
+      // A NaN at (b = 1, d = 3, t = 5): that row is NaN from t = 5 on, in both, and every other value agrees.
+      const mask = tf.buffer([batch, dim, L]);
+      mask.set(1, 1, 3, 5);
+      const nanDelta = tf.where(tf.cast(mask.toTensor(), 'bool'), tf.fill([batch, dim, L], Number.NaN), tf.abs(delta));
+      const ref = selectiveScan(u, nanDelta, A, B, C, { impl: 'composite' }).dataSync();
+      const fused = selectiveScan(u, nanDelta, A, B, C, { impl: 'fused' }).dataSync();
+      const nanAt = (a: ArrayLike<number>) => Array.from(a, (v, i) => (Number.isNaN(v) ? i : -1)).filter((i) => i >= 0);
+      expect(nanAt(fused)).toEqual(nanAt(ref));
+      expect(nanAt(ref)).toEqual(Array.from({ length: L - 5 }, (_, t) => (1 * dim + 3) * L + 5 + t));
+      const finite = (a: Float32Array) => a.map((v) => (Number.isNaN(v) ? 0 : v));
+      expect(testing.relativeError(finite(fused as Float32Array), finite(ref as Float32Array))).toBeLessThan(1e-5);
+    });
+  });
+
   it.each([true, false])('chunked parallel form equals the scan, forward and gradient (input-dependent B, C: %s)', (variable) => {
     tf.tidy(() => {
       const x = randomInputs(21, 2, 5, 23, 4, variable);

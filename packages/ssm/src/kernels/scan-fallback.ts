@@ -38,6 +38,16 @@ export interface ScanHostGrads {
   z?: Float32Array;
   deltaBias?: Float32Array;
   initialState?: Float32Array;
+  /** True when u, delta and z are views of a kernel module's memory (see HostTensor.borrowed in @lab/tensor). */
+  borrowed?: boolean;
+}
+
+/** The forward's results: out [Bt, D, L] and lastState [Bt, D, N]. */
+export interface ScanHostOutputs {
+  out: Float32Array;
+  lastState: Float32Array;
+  /** True when out is a view of a kernel module's memory (see HostTensor.borrowed in @lab/tensor). */
+  borrowed?: boolean;
 }
 
 /** softplus as torch.nn.functional.softplus (threshold 20: the identity above it). */

@@ -9,6 +9,7 @@ import {
   type ScanFlags,
   type ScanHostGrads,
   type ScanHostInputs,
+  type ScanHostOutputs,
   scanBackwardFallback,
   scanForwardFallback,
 } from './scan-fallback.js';
@@ -80,7 +81,7 @@ function writeZeros(arena: Arena, n: number): number {
  * out [Bt, D, L] and lastState [Bt, D, N] with the WebAssembly kernel (rows of the op's own layout, states
  * vectorised; see scan_fwd in assembly/index.ts). A is passed as A·log₂e for the kernel's 2^x.
  */
-export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32Array; lastState: Float32Array } {
+export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): ScanHostOutputs {
   const { batch, dim, length: L, dState: N } = f;
   const np = Math.ceil(N / 4) * 4;
   return kernels.withArena((arena) => {
@@ -111,7 +112,8 @@ export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): { out: Float32
     ];
     kernels.run('scan_fwd', args, parts);
     const last = arena.readF32(state, rows * np);
-    return { out: arena.readF32(pout, rows * L), lastState: np === N ? last : unpadColumns(last, rows, N, np) };
+    // out stays in the module's memory: the caller uploads it before the next kernel call (one copy, not two).
+    return { out: arena.f32(pout, rows * L), lastState: np === N ? last : unpadColumns(last, rows, N, np), borrowed: true };
   });
 }
 
@@ -202,22 +204,29 @@ export function scanBackwardWasm(x: ScanHostInputs, dout: Float32Array, f: ScanF
       return out;
     };
     const state = arena.readF32(pdState, rows * np);
+    // Everything that allocates comes first (a growing memory would detach earlier views): the summed
+    // gradients are copies, and the three [Bt, D, L] ones stay in the module's memory, as views the caller
+    // uploads before the next kernel call.
+    const A = sumBatchStates(pdA);
+    const B = f.variableB ? sumParts(pdB) : sumBatchStates(pdB);
+    const C = f.variableC ? sumParts(pdC) : sumBatchStates(pdC);
     return {
-      u: arena.readF32(pdu, size),
-      delta: arena.readF32(pddelta, size),
-      z: x.z ? arena.readF32(pdz, size) : undefined,
-      A: sumBatchStates(pdA),
-      B: f.variableB ? sumParts(pdB) : sumBatchStates(pdB),
-      C: f.variableC ? sumParts(pdC) : sumBatchStates(pdC),
+      A,
+      B,
+      C,
       D: x.D ? sumBatch(pdD) : undefined,
       deltaBias: x.deltaBias ? sumBatch(pdBias) : undefined,
       initialState: x.initialState ? (np === N ? state : unpadColumns(state, rows, N, np)) : undefined,
+      u: arena.f32(pdu, size),
+      delta: arena.f32(pddelta, size),
+      z: x.z ? arena.f32(pdz, size) : undefined,
+      borrowed: true,
     };
   });
 }
 
 /** Forward on the best host path (WebAssembly SIMD, else the TypeScript fallback). */
-export function scanForwardHost(x: ScanHostInputs, f: ScanFlags): { out: Float32Array; lastState: Float32Array } {
+export function scanForwardHost(x: ScanHostInputs, f: ScanFlags): ScanHostOutputs {
   return useWasmKernels() ? scanForwardWasm(x, f) : scanForwardFallback(x, f);
 }
 
