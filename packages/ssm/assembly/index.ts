@@ -28,7 +28,6 @@ let Q3: v128 = i32x4.splat(0);
 let Q4: v128 = i32x4.splat(0);
 let Q5: v128 = i32x4.splat(0);
 let EXPV_LO: v128 = i32x4.splat(0);
-let EXPV_HI: v128 = i32x4.splat(0);
 let E1: v128 = i32x4.splat(0);
 let E2: v128 = i32x4.splat(0);
 let E3: v128 = i32x4.splat(0);
@@ -39,10 +38,11 @@ let K2: v128 = i32x4.splat(0);
 let K3: v128 = i32x4.splat(0);
 let K4: v128 = i32x4.splat(0);
 let TWO: v128 = i32x4.splat(0);
+let SIGN: v128 = i32x4.splat(0);
 
 /** Loads the constant table written by the host (see src/kernels/constants.ts). */
 function loadConstants(table: usize): void {
-  LOG2E = v128.load(table, 0);
+  LOG2E = v128.load(table);
   LN2_HI = v128.load(table, 16);
   LN2_LO = v128.load(table, 32);
   ONE = v128.load(table, 48);
@@ -56,27 +56,28 @@ function loadConstants(table: usize): void {
   Q4 = v128.load(table, 176);
   Q5 = v128.load(table, 192);
   EXPV_LO = v128.load(table, 208);
-  EXPV_HI = v128.load(table, 224);
-  E1 = v128.load(table, 240);
-  E2 = v128.load(table, 256);
-  E3 = v128.load(table, 272);
-  E4 = v128.load(table, 288);
-  E5 = v128.load(table, 304);
-  K1 = v128.load(table, 320);
-  K2 = v128.load(table, 336);
-  K3 = v128.load(table, 352);
-  K4 = v128.load(table, 368);
-  TWO = v128.load(table, 384);
+  E1 = v128.load(table, 224);
+  E2 = v128.load(table, 240);
+  E3 = v128.load(table, 256);
+  E4 = v128.load(table, 272);
+  E5 = v128.load(table, 288);
+  K1 = v128.load(table, 304);
+  K2 = v128.load(table, 320);
+  K3 = v128.load(table, 336);
+  K4 = v128.load(table, 352);
+  TWO = v128.load(table, 368);
+  SIGN = v128.load(table, 384);
 }
 
 /**
- * e^x on four lanes for the elementwise maps (softplus, sigmoid): Cody–Waite reduction x = k ln2 + r (ln2 in two
- * parts), |r| ≤ ln2/2, the decays' degree-5 polynomial rescaled to e^r, and 2^k from the magic-number trick as in
- * exp2d. x is clamped to [−86.6, 88.3] (2^k normal); both callers pass x ≤ 0.
+ * e^x for x ≤ 0 on four lanes, for the elementwise maps (softplus, sigmoid): Cody–Waite reduction
+ * x = k ln2 + r (ln2 in two parts), |r| ≤ ln2/2, the decays' degree-5 polynomial rescaled to e^r, and 2^k from
+ * the magic-number trick as in exp2d. x is clamped below at −86.6 (2^k stays normal); both callers pass −|x|,
+ * so there is no upper clamp.
  */
 @inline
-function expv(x: v128): v128 {
-  x = f32x4.pmin(f32x4.pmax(x, EXPV_LO), EXPV_HI);
+function expNonPositive(x: v128): v128 {
+  x = f32x4.pmax(x, EXPV_LO);
   const km = f32x4.add(f32x4.mul(x, LOG2E), X2_MAGIC);
   const k = f32x4.sub(km, X2_MAGIC);
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, LN2_HI)), f32x4.mul(k, LN2_LO));
@@ -88,6 +89,12 @@ function expv(x: v128): v128 {
   return f32x4.mul(p, i32x4.shl(km, 23));
 }
 
+/** −|x|: the sign bit set with one OR (f32x4.neg and f32x4.abs each rebuild a mask in V8's code). */
+@inline
+function negAbs(x: v128): v128 {
+  return v128.or(x, SIGN);
+}
+
 /**
  * softplus(x) = max(x, 0) + log1p(e^−|x|), with log1p(e) = 2 atanh(s), s = e / (2 + e) ∈ [0, ⅓], as
  * 2s·(1 + t(K1 + t(K2 + t(K3 + t K4)))), t = s², a minimax fit made here (no cancellation for small e, one
@@ -96,7 +103,7 @@ function expv(x: v128): v128 {
  */
 @inline
 function softplusv(x: v128): v128 {
-  const e = expv(f32x4.neg(f32x4.abs(x)));
+  const e = expNonPositive(negAbs(x));
   const s = f32x4.div(e, f32x4.add(TWO, e));
   const t = f32x4.mul(s, s);
   let p = f32x4.add(f32x4.mul(K4, t), K3);
@@ -109,7 +116,7 @@ function softplusv(x: v128): v128 {
 /** 1 / (1 + e^−x), as e^−|x| / (1 + e^−|x|) for x < 0 (no overflow, no cancellation). */
 @inline
 function sigmoidv(x: v128): v128 {
-  const e = expv(f32x4.neg(f32x4.abs(x)));
+  const e = expNonPositive(negAbs(x));
   return f32x4.div(v128.bitselect(ONE, e, f32x4.ge(x, ZERO)), f32x4.add(ONE, e));
 }
 
@@ -907,7 +914,7 @@ export function math_probe(table: usize, x: usize, outExp: usize, outSigmoid: us
   for (let i = part * 4; i < n; i += 4 * parts) {
     const off = <usize>i << 2;
     const v = v128.load(x + off);
-    v128.store(outExp + off, expv(v));
+    v128.store(outExp + off, expNonPositive(negAbs(v)));
     v128.store(outSigmoid + off, sigmoidv(v));
     v128.store(outSoftplus + off, softplusv(v));
   }

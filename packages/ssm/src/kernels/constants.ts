@@ -15,9 +15,9 @@ const VALUES: [kind: 'f' | 'i', value: number][] = [
   ['f', 0.055510472506284714], // Q3
   ['f', 0.009674952365458012], // Q4
   ['f', 0.0013202981790527701], // Q5
-  // expv (softplus, sigmoid): the same polynomial in e^r, E_j = Q_j·log₂(e)^j, x clamped to [−86.6, 88.3].
+  // expNonPositive (softplus, sigmoid, which take e^−|x| only): the same polynomial in e^r, E_j = Q_j·log₂(e)^j,
+  // x clamped below at −86.6.
   ['f', -86.6], // EXPV_LO
-  ['f', 88.3], // EXPV_HI
   ['f', 0.9999991655349731], // E1
   ['f', 0.49998992681503296], // E2
   ['f', 0.1666857749223709], // E3
@@ -29,6 +29,7 @@ const VALUES: [kind: 'f' | 'i', value: number][] = [
   ['f', 0.14010071754455566], // K3
   ['f', 0.139678493142128], // K4
   ['f', 2.0], // TWO
+  ['f', -0.0], // SIGN: the sign bit alone
 ];
 
 /** The table as 16-byte rows (float bits, or integer bits for 'i' entries). */

@@ -77,24 +77,41 @@ function writeZeros(arena: Arena, n: number): number {
   return p;
 }
 
+/** Bytes of u, delta and z rows per chunk of the single-thread forward (a few rows each: well inside L2). */
+const CHUNK_BYTES = 128 * 1024;
+
+/** How many chunks the single-thread forward splits the row pairs into (at least 1, at most one per pair). */
+export function forwardChunks(f: ScanFlags): number {
+  const items = f.batch * ((f.dim + 1) >> 1);
+  return Math.max(1, Math.min(items, Math.round((3 * f.batch * f.dim * f.length * 4) / CHUNK_BYTES)));
+}
+
 /**
  * out [Bt, D, L] and lastState [Bt, D, N] with the WebAssembly kernel (rows of the op's own layout, states
  * vectorised; see scan_fwd in assembly/index.ts). A is passed as A·log₂e for the kernel's 2^x.
+ *
+ * On one thread the kernel runs over chunks of row pairs, and u, delta and z are copied into its memory one
+ * chunk ahead of it: each chunk's rows are still in cache when the kernel reads them, instead of the whole
+ * [Bt, D, L] arrays passing through memory twice (measured here: 15.8 → 14.6 ms of kernel time at
+ * Bt = 2, D = 512, L = 1024). The worker pool gets everything at once and splits the pairs itself.
  */
 export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): ScanHostOutputs {
   const { batch, dim, length: L, dState: N } = f;
   const np = Math.ceil(N / 4) * 4;
   return kernels.withArena((arena) => {
     const rows = batch * dim;
-    const parts = Math.max(1, threads() > 1 ? Math.min(rows, 8 * threads()) : 1);
+    const pooled = threads() > 1;
+    const parts = pooled ? Math.min(rows, 8 * threads()) : 1;
     const scratchBytes = kernels.exports.scan_fwd_scratch_bytes(L);
     const state = x.initialState ? arena.write(padColumns(x.initialState, rows, N, np)) : writeZeros(arena, rows * np);
     const pout = arena.allocF32(rows * L);
+    const streams = [x.u, x.delta, x.z];
+    const ptrs = streams.map((a) => (a ? (pooled ? arena.write(a) : arena.allocF32(a.length)) : arena.allocF32(4)));
     const args = [
       arena.write(TABLE),
-      arena.write(x.u),
-      arena.write(x.delta),
-      x.z ? arena.write(x.z) : arena.allocF32(4),
+      ptrs[0]!,
+      ptrs[1]!,
+      ptrs[2]!,
       arena.write(padColumns(x.A, dim, N, np, Math.LOG2E)),
       writeBC(arena, x.B, f.variableB, f, np),
       writeBC(arena, x.C, f.variableC, f, np),
@@ -103,14 +120,30 @@ export function scanForwardWasm(x: ScanHostInputs, f: ScanFlags): ScanHostOutput
       state,
       pout,
       arena.alloc(parts * scratchBytes),
-      scratchBytes,
-      batch,
-      dim,
-      L,
-      np,
-      flagBits(f, !!x.z),
     ];
-    kernels.run('scan_fwd', args, parts);
+    const flags = flagBits(f, !!x.z);
+    if (pooled) {
+      kernels.run('scan_fwd', [...args, scratchBytes, batch, dim, L, np, flags], parts);
+    } else {
+      // Chunks of whole row pairs (scan_fwd's items), in the kernel's own split: part p of P covers items
+      // [⌊items·p/P⌋, ⌊items·(p+1)/P⌋), which are the rows [rowOf(start), rowOf(end)). Every chunk shares one
+      // scratch (scratchBytes 0).
+      const pairs = (dim + 1) >> 1;
+      const items = batch * pairs;
+      const chunks = forwardChunks(f);
+      const rowOf = (item: number) => Math.floor(item / pairs) * dim + 2 * (item % pairs);
+      const run = kernels.exports.scan_fwd as (...a: number[]) => void;
+      const heap = () => new Float32Array(kernels.memory.buffer);
+      for (let p = 0; p < chunks; p++) {
+        const lo = rowOf(Math.floor((items * p) / chunks)) * L;
+        const hi = rowOf(Math.floor((items * (p + 1)) / chunks)) * L;
+        const view = heap();
+        streams.forEach((a, i) => {
+          if (a) view.set(a.subarray(lo, hi), ptrs[i]! / 4 + lo);
+        });
+        run(...args, 0, batch, dim, L, np, flags, p, chunks);
+      }
+    }
     const last = arena.readF32(state, rows * np);
     // out stays in the module's memory: the caller uploads it before the next kernel call (one copy, not two).
     return { out: arena.f32(pout, rows * L), lastState: np === N ? last : unpadColumns(last, rows, N, np), borrowed: true };
