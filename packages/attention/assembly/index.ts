@@ -63,9 +63,13 @@ const NEG_INF: f32 = -Infinity;
 @inline
 function vexp(x: v128): v128 {
   const valid = f32x4.ge(x, f32x4.splat(-87.0));
-  x = f32x4.max(x, f32x4.splat(-87.0));
-  x = f32x4.min(x, f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  // pmax/pmin: one instruction each (f32x4.max/min take eight in V8, for NaN and signed-zero rules that a clamp
+  // against constants does not need; a NaN x stays NaN and is zeroed by `valid` as before).
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  // n = round(x·log₂e) by the magic number 1.5·2²³ + 127, which leaves n + 127 in the low mantissa bits: one
+  // shift makes 2^n (f32x4.nearest and i32x4.trunc_sat_f32x4_s cost about ten instructions in V8).
+  const nm = f32x4.add(f32x4.mul(x, f32x4.splat(1.4426950408889634)), f32x4.splat(12583039.0));
+  const n = f32x4.sub(nm, f32x4.splat(12583039.0));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693145751953125)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
   let p = f32x4.splat(1.3888889e-3);
@@ -75,8 +79,7 @@ function vexp(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return v128.and(f32x4.mul(p, pow2n), valid);
+  return v128.and(f32x4.mul(p, i32x4.shl(nm, 23)), valid);
 }
 
 /** Writes the 12 vectors of vexpAt's constants at `k` (192 bytes). */
@@ -93,7 +96,7 @@ function writeExpConstants(k: usize): void {
   v128.store(k, f32x4.splat(0.16666667), 128);
   v128.store(k, f32x4.splat(0.5), 144);
   v128.store(k, f32x4.splat(1.0), 160);
-  v128.store(k, i32x4.splat(127), 176);
+  v128.store(k, f32x4.splat(12583039.0), 176);
 }
 
 /**
@@ -104,8 +107,10 @@ function writeExpConstants(k: usize): void {
 function vexpAt(x: v128, k: usize): v128 {
   const lo = v128.load(k, 0);
   const valid = f32x4.ge(x, lo);
-  x = f32x4.min(f32x4.max(x, lo), v128.load(k, 16));
-  const n = f32x4.nearest(f32x4.mul(x, v128.load(k, 32)));
+  x = f32x4.pmin(f32x4.pmax(x, lo), v128.load(k, 16));
+  const magic = v128.load(k, 176);
+  const nm = f32x4.add(f32x4.mul(x, v128.load(k, 32)), magic);
+  const n = f32x4.sub(nm, magic);
   let r = f32x4.sub(x, f32x4.mul(n, v128.load(k, 48)));
   r = f32x4.sub(r, f32x4.mul(n, v128.load(k, 64)));
   let p = f32x4.add(f32x4.mul(v128.load(k, 80), r), v128.load(k, 96));
@@ -115,8 +120,7 @@ function vexpAt(x: v128, k: usize): v128 {
   const one = v128.load(k, 160);
   p = f32x4.add(f32x4.mul(p, r), one);
   p = f32x4.add(f32x4.mul(p, r), one);
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), v128.load(k, 176)), 23);
-  return v128.and(f32x4.mul(p, pow2n), valid);
+  return v128.and(f32x4.mul(p, i32x4.shl(nm, 23)), valid);
 }
 
 /** exp of 4 floats at `src` to `dst` (for tests of the polynomial). n must be a multiple of 4. */
@@ -531,10 +535,18 @@ export function flash_forward(params: usize, part: i32, parts: i32): void {
       // Online softmax, row by row.
       for (let r = 0; r < rows; r++) {
         const row = sbuf + (<usize>(r * bc) << 2);
+        // The row maximum with pmax (one instruction, where f32x4.max is an eight-instruction chain carried
+        // from one vector to the next); pmax skips NaN, so NaN scores are tracked apart and make the maximum
+        // NaN, as f32x4.max would.
         let vm = f32x4.splat(NEG_INF);
-        for (let c = 0; c < colsPad; c += 4) vm = f32x4.max(vm, v128.load(row + (<usize>c << 2)));
+        let nan = f32x4.splat(0);
+        for (let c = 0; c < colsPad; c += 4) {
+          const v = v128.load(row + (<usize>c << 2));
+          vm = f32x4.pmax(vm, v);
+          nan = v128.or(nan, f32x4.ne(v, v));
+        }
         const mOld = load<f32>(mrow + (<usize>r << 2));
-        const mNew = max(mOld, hmax(vm));
+        const mNew = v128.any_true(nan) ? <f32>NaN : max(mOld, hmax(vm));
         if (mNew == NEG_INF) {
           memory.fill(row, 0, <usize>colsPad << 2);
           continue;
