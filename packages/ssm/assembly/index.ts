@@ -81,11 +81,11 @@ function expNonPositive(x: v128): v128 {
   const km = f32x4.add(f32x4.mul(x, LOG2E), X2_MAGIC);
   const k = f32x4.sub(km, X2_MAGIC);
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, LN2_HI)), f32x4.mul(k, LN2_LO));
-  let p = f32x4.add(f32x4.mul(E5, r), E4);
-  p = f32x4.add(f32x4.mul(p, r), E3);
-  p = f32x4.add(f32x4.mul(p, r), E2);
-  p = f32x4.add(f32x4.mul(p, r), E1);
-  p = f32x4.add(f32x4.mul(p, r), ONE);
+  const r2 = f32x4.mul(r, r);
+  const p01 = f32x4.add(f32x4.mul(E1, r), ONE);
+  const p23 = f32x4.add(f32x4.mul(E3, r), E2);
+  const p45 = f32x4.add(f32x4.mul(E5, r), E4);
+  const p = f32x4.add(p01, f32x4.mul(r2, f32x4.add(p23, f32x4.mul(r2, p45))));
   return f32x4.mul(p, i32x4.shl(km, 23));
 }
 
@@ -106,10 +106,8 @@ function softplusv(x: v128): v128 {
   const e = expNonPositive(negAbs(x));
   const s = f32x4.div(e, f32x4.add(TWO, e));
   const t = f32x4.mul(s, s);
-  let p = f32x4.add(f32x4.mul(K4, t), K3);
-  p = f32x4.add(f32x4.mul(p, t), K2);
-  p = f32x4.add(f32x4.mul(p, t), K1);
-  p = f32x4.add(f32x4.mul(p, t), ONE);
+  const t2 = f32x4.mul(t, t);
+  const p = f32x4.add(f32x4.add(f32x4.mul(K1, t), ONE), f32x4.mul(t2, f32x4.add(f32x4.add(f32x4.mul(K3, t), K2), f32x4.mul(t2, K4))));
   return f32x4.add(f32x4.pmax(x, ZERO), f32x4.mul(f32x4.add(s, s), p));
 }
 
