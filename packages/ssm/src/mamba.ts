@@ -13,7 +13,9 @@ import {
   assertShape,
   type CallOptions,
   matmul,
-  matmulHost,
+  matmulPacked,
+  type PackedMatrix,
+  packMatrix,
   type Rng,
   ShapeError,
   ValueError,
@@ -342,6 +344,23 @@ export class Mamba {
     return data;
   }
 
+  private packedCache = new Map<string, { dataId: unknown; matrix: PackedMatrix }>();
+
+  /**
+   * A projection's weights [k, n] packed for the SIMD matmul and kept in its module's memory, re-packed only
+   * when the variable was assigned since: decoding then copies one token's activations per product instead
+   * of the whole weight matrix.
+   */
+  private packed(name: string, v: tf.Variable, k: number, n: number): PackedMatrix {
+    const dataId = (v as unknown as { dataId: unknown }).dataId;
+    const hit = this.packedCache.get(name);
+    if (hit && hit.dataId === dataId) return hit.matrix;
+    hit?.matrix.dispose();
+    const matrix = packMatrix(this.host(name, v), k, n);
+    this.packedCache.set(name, { dataId, matrix });
+    return matrix;
+  }
+
   /** A parameter's values on the host, re-read only when the variable was assigned since. */
   private host(name: string, v: tf.Variable): Float32Array {
     const dataId = (v as unknown as { dataId: unknown }).dataId;
@@ -358,7 +377,7 @@ export class Mamba {
    */
   private stepHost(x: tf.Tensor, state: MambaState, batch: number): { y: tf.Tensor3D; state: MambaState } {
     const { dModel, dInner, dState: N, dConv, dtRank } = this;
-    const xz = matmulHost(Float32Array.from(x.dataSync()), this.host('inProj', this.inProj), batch, dModel, 2 * dInner);
+    const xz = matmulPacked(Float32Array.from(x.dataSync()), this.packed('inProj', this.inProj, dModel, 2 * dInner), batch);
     const convW = this.host('convWeight', this.convWeight);
     const convB = this.host('convBias', this.convBias);
     const conv = Float32Array.from(state.convState.dataSync());
@@ -375,10 +394,10 @@ export class Mamba {
       }
     }
     const width = dtRank + 2 * N;
-    const xdbl = matmulHost(u, this.host('xProj', this.xProj), batch, dInner, width);
+    const xdbl = matmulPacked(u, this.packed('xProj', this.xProj, dInner, width), batch);
     const dtLow = new Float32Array(batch * dtRank);
     for (let b = 0; b < batch; b++) for (let r = 0; r < dtRank; r++) dtLow[b * dtRank + r] = xdbl[b * width + r]!;
-    const dtRaw = matmulHost(dtLow, this.host('dtProj', this.dtProj), batch, dtRank, dInner);
+    const dtRaw = matmulPacked(dtLow, this.packed('dtProj', this.dtProj, dtRank, dInner), batch);
     const dtBias = this.host('dtBias', this.dtBias);
     const A = this.hostA();
     const Dskip = this.host('D', this.D);
@@ -402,7 +421,7 @@ export class Mamba {
         y[b * dInner + d] = (acc + Dskip[d]! * ud) * (z / (1 + Math.exp(-z)));
       }
     }
-    const out = matmulHost(y, this.host('outProj', this.outProj), batch, dInner, dModel);
+    const out = matmulPacked(y, this.packed('outProj', this.outProj, dInner, dModel), batch);
     return {
       y: tf.tensor3d(out, [batch, 1, dModel]),
       state: {
@@ -412,8 +431,10 @@ export class Mamba {
     };
   }
 
-  /** Disposes the parameters. */
+  /** Disposes the parameters and the packed copies decoding keeps. */
   dispose(): void {
+    for (const { matrix } of this.packedCache.values()) matrix.dispose();
+    this.packedCache.clear();
     tf.dispose(this.variables);
   }
 

@@ -196,6 +196,7 @@ export class MixerModel {
   }
 
   dispose(): void {
-    tf.dispose(this.variables);
+    for (const layer of this.layers) layer.dispose(); // its variables and its packed decoding weights
+    tf.dispose([...(this.embedding ? [this.embedding] : []), ...this.norms, this.normF]);
   }
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, initBackend, testing } from '@lab/tensor';
+import { createRng, initBackend, kernelModules, testing } from '@lab/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Mamba } from '../src/index.js';
 import fixture from './fixtures/ssm.json';
@@ -57,6 +57,34 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     expect(testing.relativeError(y.dataSync(), testing.fixtureData(M.y_stepwise))).toBeLessThan(1e-4);
     expect(testing.relativeError(y.dataSync(), testing.fixtureData(M.y))).toBeLessThan(1e-4);
     block.dispose();
+  });
+
+  // The fused step keeps its projections packed in the matmul kernel's memory: packed once, packed again when a
+  // weight is assigned (a stale copy would give the old outputs), and given back by dispose().
+  it('fused step() packs its weights once, re-packs after assign(), and dispose() releases them', () => {
+    const tensorKernels = kernelModules().find((m) => m.name === 'tensor')!;
+    const held = tensorKernels.residentBytes;
+    const block = load();
+    const x = tf.slice(testing.fixtureTensor(M.x), [0, 0, 0], [-1, 1, -1]);
+    const stepOnce = (impl: 'fused' | 'composite') => {
+      const state = block.initState(2);
+      const r = block.step(x, state, { impl });
+      const y = r.y.dataSync().slice();
+      tf.dispose([state.convState, state.ssmState, r.y, r.state.convState, r.state.ssmState]);
+      return y;
+    };
+    stepOnce('fused');
+    const packed = tensorKernels.residentBytes;
+    expect(packed).toBeGreaterThan(held);
+    stepOnce('fused');
+    expect(tensorKernels.residentBytes).toBe(packed);
+    block.outProj.assign(tf.mul(block.outProj, 2));
+    const fused = stepOnce('fused');
+    expect(testing.relativeError(fused, stepOnce('composite'))).toBeLessThan(1e-5);
+    expect(tensorKernels.residentBytes).toBe(packed);
+    block.dispose();
+    expect(tensorKernels.residentBytes).toBe(held);
+    x.dispose();
   });
 
   it('chunked forward with state equals one shot, and hands over to step()', () => {

@@ -26,7 +26,15 @@ export {
   ShapeError,
   ValueError,
 } from './errors.js';
-export { matmulFallback, matmulHost, matmulWasm, transposeHost } from './kernels/matmul.js';
+export {
+  matmulFallback,
+  matmulHost,
+  matmulPacked,
+  matmulWasm,
+  PackedMatrix,
+  packMatrix,
+  transposeHost,
+} from './kernels/matmul.js';
 export { type MatmulOptions, matmul } from './matmul.js';
 export {
   borrowHost,
@@ -52,6 +60,7 @@ export {
   Arena,
   defineKernelModule,
   KernelModule,
+  ResidentBlock,
   kernelModules,
   setForceKernelFallback,
   useWasmKernels,

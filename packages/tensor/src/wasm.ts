@@ -5,8 +5,9 @@
  *
  * A kernel module owns one linear memory. Memory is handed out by a stack ("arena"): a kernel call marks the
  * top, allocates its inputs, outputs and scratch, runs, copies its outputs out, and releases everything
- * (`withArena`). Nothing persists between calls, so the module can be re-instantiated on a shared memory at
- * any time between calls when the worker pool starts.
+ * (`withArena`). Data that several calls reuse (packed weights) can be kept below the arena in resident blocks
+ * (`resident`). The module can be re-instantiated on a shared memory at any time between calls when the worker
+ * pool starts; resident blocks are copied over, at the same offsets.
  */
 import { ValueError } from './errors.js';
 import { pool, type PoolModule } from './pool.js';
@@ -100,8 +101,13 @@ export class KernelModule<E extends object> implements PoolModule {
   private instance: WebAssembly.Instance | undefined;
   private _memory: WebAssembly.Memory | undefined;
   private _shared = false;
+  /** Where arenas start: resident blocks live in [RESERVED_BYTES, base). */
+  private base = RESERVED_BYTES;
   private top = RESERVED_BYTES;
   private peak = RESERVED_BYTES;
+  private residents: ResidentRecord[] = [];
+  /** withArena calls in progress (resident blocks may only be reserved or trimmed at 0). */
+  private depth = 0;
 
   constructor(name: string, source: WasmSource) {
     this.name = name;
@@ -157,15 +163,64 @@ export class KernelModule<E extends object> implements PoolModule {
 
   /** @internal (re)instantiates on a plain or a shared memory. Only between kernel calls. */
   instantiate(shared: boolean): void {
-    if (this.top !== RESERVED_BYTES) {
+    if (this.top !== this.base) {
       throw new ValueError(`${this.name} kernels: cannot re-instantiate while a kernel call holds memory`);
     }
-    const pages = this._memory ? this._memory.buffer.byteLength / PAGE : 64;
+    const old = this._memory;
+    const pages = old ? old.buffer.byteLength / PAGE : 64;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
     const compiled = this.compileSync(shared ? 'shared' : 'single');
     this.instance = new WebAssembly.Instance(compiled, { env: { memory } });
+    // Resident blocks keep their offsets and contents (instantiation only wrote the module's static data below).
+    const held = this.base - RESERVED_BYTES;
+    if (old && held > 0) {
+      new Uint8Array(memory.buffer, RESERVED_BYTES, held).set(new Uint8Array(old.buffer, RESERVED_BYTES, held));
+    }
     this._memory = memory;
     this._shared = shared;
+  }
+
+  /**
+   * Keeps `bytes` of module memory across kernel calls (16-byte aligned; contents undefined until written),
+   * below every arena, until `release()`. For data many calls reuse, such as weights packed once for a kernel.
+   * Only between kernel calls (not inside `withArena`). Released blocks are reused first-fit, and the top ones
+   * are returned to the arena.
+   */
+  resident(bytes: number): ResidentBlock {
+    if (!(Number.isInteger(bytes) && bytes > 0)) {
+      throw new ValueError(`${this.name} kernels: a resident block needs a positive whole number of bytes, got ${bytes}`);
+    }
+    if (this.depth > 0) {
+      throw new ValueError(`${this.name} kernels: resident memory cannot be reserved inside a kernel call`);
+    }
+    const size = Math.ceil(bytes / 16) * 16;
+    let record = this.residents.find((r) => !r.live && r.bytes >= size);
+    if (record) {
+      record.live = true;
+    } else {
+      const ptr = this.allocate(size, 16);
+      this.base = this.top;
+      record = { ptr, bytes: size, live: true };
+      this.residents.push(record);
+    }
+    return new ResidentBlock(record, () => this.releaseResident(record!));
+  }
+
+  /** Bytes held by live resident blocks. */
+  get residentBytes(): number {
+    return this.residents.reduce((sum, r) => sum + (r.live ? r.bytes : 0), 0);
+  }
+
+  private releaseResident(record: ResidentRecord): void {
+    record.live = false;
+    // Return released blocks at the top to the arena when no call is running (else the next reservation reuses them).
+    if (this.depth > 0) return;
+    while (this.residents.length > 0 && !this.residents[this.residents.length - 1]!.live) {
+      this.residents.pop();
+    }
+    const last = this.residents[this.residents.length - 1];
+    this.base = last ? last.ptr + last.bytes : RESERVED_BYTES;
+    this.top = this.base;
   }
 
   /** @internal the compiled shared variant and memory, for the worker pool. */
@@ -178,9 +233,11 @@ export class KernelModule<E extends object> implements PoolModule {
   withArena<T>(fn: (arena: Arena) => T): T {
     const mark = this.top;
     const arena = new Arena(this);
+    this.depth++;
     try {
       return fn(arena);
     } finally {
+      this.depth--;
       this.top = mark;
     }
   }
@@ -216,6 +273,40 @@ export class KernelModule<E extends object> implements PoolModule {
       return;
     }
     for (let p = 0; p < parts; p++) fn(...args, p, parts);
+  }
+}
+
+interface ResidentRecord {
+  readonly ptr: number;
+  readonly bytes: number;
+  live: boolean;
+}
+
+/** Module memory kept across kernel calls (see {@link KernelModule.resident}). */
+export class ResidentBlock {
+  private released = false;
+
+  constructor(
+    private readonly record: ResidentRecord,
+    private readonly onRelease: () => void,
+  ) {}
+
+  /** Byte offset in the module's memory (stable across re-instantiation). */
+  get ptr(): number {
+    if (this.released) throw new ValueError('this resident block was released');
+    return this.record.ptr;
+  }
+
+  /** Size in bytes (rounded up to 16). */
+  get bytes(): number {
+    return this.record.bytes;
+  }
+
+  /** Gives the memory back. Further use of `ptr` throws; releasing twice does nothing. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease();
   }
 }
 

@@ -1,6 +1,6 @@
 // Node only: browsers may not block their main thread, where vitest's browser mode runs tests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRng, initThreads, matmulWasm, threadCount, threadsUnavailableReason } from '../src/index.js';
+import { createRng, initThreads, matmulPacked, matmulWasm, packMatrix, threadCount, threadsUnavailableReason } from '../src/index.js';
 import { useBackend } from './backend.js';
 
 describe('worker pool (Node worker_threads)', () => {
@@ -26,6 +26,20 @@ describe('worker pool (Node worker_threads)', () => {
     await initThreads(1);
     expect(threadCount()).toBe(1);
     expect(matmulWasm(a, b, m, k, n)).toEqual(single);
+  });
+  it('weights packed before the pool starts stay valid on it and after it stops', async () => {
+    const rng = createRng(33);
+    const [m, k, n] = [70, 40, 30];
+    const b = rng.normalData(k * n);
+    const a = rng.normalData(m * k);
+    const packed = packMatrix(b, k, n);
+    const single = matmulPacked(a, packed, m);
+    expect(single).toEqual(matmulWasm(a, b, m, k, n));
+    await initThreads(2);
+    expect(matmulPacked(a, packed, m)).toEqual(single);
+    await initThreads(1);
+    expect(matmulPacked(a, packed, m)).toEqual(single);
+    packed.dispose();
   });
   it('starts, stops and restarts repeatedly; a job posted right after start is taken', async () => {
     const rng = createRng(32);
