@@ -292,7 +292,8 @@ export class Mamba {
    * One decoding step (mamba_simple.Mamba.step): x [batch, 1, dModel] and the state before it; returns
    * y [batch, 1, dModel] and the new state (the input state is left as it was). By default in tfjs ops
    * (differentiable, every backend); `{ impl: 'fused' }` runs it on host arrays on cpu/wasm (no per-op
-   * overhead, not differentiable; 1.8× tfjs-wasm's step at dModel = 256).
+   * overhead, projections packed once in kernel memory, not differentiable; 2.8× tfjs-wasm's step at
+   * dModel = 256). `dispose()` releases the packed weights.
    */
   step(x: tf.Tensor, state: MambaState, options: CallOptions = {}): { y: tf.Tensor3D; state: MambaState } {
     const fn = `${BLOCK}.step`;
